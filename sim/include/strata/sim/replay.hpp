@@ -1,0 +1,52 @@
+#pragma once
+// Replay backends: they run a TaskGraph on a network and time every task.
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "strata/sim/network.hpp"
+#include "strata/sim/task_graph.hpp"
+#include "strata/sim/units.hpp"
+
+namespace strata::sim {
+
+/// Start and finish of one task, seconds from the start of the step.
+struct TaskTiming {
+  double start = 0;
+  double finish = 0;
+};
+
+/// What a replay produced.
+struct ReplayResult {
+  Seconds step_time;                ///< finish of the last task, s
+  std::vector<TaskTiming> timings;  ///< indexed by TaskId
+  std::uint64_t events = 0;         ///< activities the backend completed
+  double wall_seconds = 0;          ///< host time the replay took, s (not deterministic)
+};
+
+/// A way to time a task graph. Implementations: analytical (no contention between tasks) and
+/// SimGrid (flows share links).
+class ReplayBackend {
+ public:
+  virtual ~ReplayBackend() = default;
+  /// "analytical" or "simgrid".
+  [[nodiscard]] virtual std::string_view name() const = 0;
+  /// Times every task of `graph`. Throws std::logic_error if the graph deadlocks and
+  /// std::invalid_argument if `net` is inconsistent.
+  [[nodiscard]] virtual ReplayResult replay(const TaskGraph& graph, const NetworkSpec& net) const = 0;
+};
+
+/// Duration of a task when nothing else uses its ports: what the analytical backend charges.
+Seconds isolated_duration(const Task& task, const NetworkSpec& net);
+
+/// Critical-path replay: a task starts when its predecessors end; tasks never slow each other.
+std::unique_ptr<ReplayBackend> make_analytical_backend();
+
+/// SimGrid replay: compute tasks and latencies are timed activities, communication becomes flows
+/// on the GPUs' NVLink and NIC ports, so concurrent traffic shares bandwidth. SimGrid is not
+/// reentrant: one replay per process at a time (run several through `run_isolated`).
+std::unique_ptr<ReplayBackend> make_simgrid_backend();
+
+}  // namespace strata::sim

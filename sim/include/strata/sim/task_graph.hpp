@@ -1,0 +1,112 @@
+#pragma once
+// The task graph a parallelism plan becomes: compute, collective and point-to-point tasks with
+// dependencies, each on a stream of one GPU. Tasks on one stream run one after another in the
+// order they were added; `precede` adds the data dependencies between streams.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "strata/sim/collective.hpp"
+#include "strata/sim/units.hpp"
+
+namespace strata::sim {
+
+using TaskId = std::uint32_t;
+
+/// Where a task's time goes in the step-time breakdown.
+enum class Category : std::uint8_t {
+  forward,
+  backward,
+  recompute,
+  optimizer,
+  tp_comm,
+  pp_comm,
+  dp_comm,
+};
+inline constexpr int kCategoryCount = 7;
+
+/// Short lowercase name ("forward", "tp_comm", ...).
+const char* to_string(Category c);
+/// True for the communication categories (tp_comm, pp_comm, dp_comm).
+bool is_comm(Category c);
+
+/// Independent queues of one GPU: kernels, parameter all-gathers, gradient reductions and
+/// pipeline sends (separate CUDA streams in the frameworks).
+enum class Lane : std::uint8_t { compute, gather, reduce, p2p };
+inline constexpr int kLaneCount = 4;
+
+/// Kernels of known duration on the GPU.
+struct ComputeWork {
+  Seconds duration;
+};
+/// A collective over a symmetric group the task's GPU belongs to. With `contends` false its
+/// time is costed once and replayed as a fixed delay (a TP group inside an NVSwitch node).
+struct CollectiveWork {
+  Collective collective;
+  bool contends = true;
+};
+/// A point-to-point transfer from the task's GPU to `dst_gpu`.
+struct TransferWork {
+  int dst_gpu = 0;
+  Bytes bytes;
+};
+using Work = std::variant<ComputeWork, CollectiveWork, TransferWork>;
+
+/// One node of the graph. Labels (stage, microbatch, layer) are for traces and tests; -1 = n/a.
+struct Task {
+  Work work;
+  int gpu = 0;  ///< global rank of the GPU that runs the task
+  Lane lane = Lane::compute;
+  Category category = Category::forward;
+  int stage = -1;
+  int microbatch = -1;
+  int layer = -1;
+};
+
+/// Successor lists in compressed form, for replay loops.
+struct Adjacency {
+  std::vector<std::uint32_t> offsets;  ///< size tasks+1
+  std::vector<TaskId> targets;
+  std::vector<std::uint32_t> in_degree;
+};
+
+/// A DAG of tasks. Stores its structure in a Boost.Graph adjacency list (hidden in the .cpp).
+class TaskGraph {
+ public:
+  TaskGraph();
+  ~TaskGraph();
+  TaskGraph(TaskGraph&&) noexcept;
+  TaskGraph& operator=(TaskGraph&&) noexcept;
+  TaskGraph(const TaskGraph&) = delete;
+  TaskGraph& operator=(const TaskGraph&) = delete;
+
+  /// Appends `t` to the end of its (gpu, lane) stream and returns its id.
+  TaskId add(Task t);
+  /// Makes `after` wait for `before`. Throws std::out_of_range on unknown ids and
+  /// std::invalid_argument on a self-edge.
+  void precede(TaskId before, TaskId after);
+
+  /// Number of tasks.
+  [[nodiscard]] std::size_t size() const;
+  /// Number of dependency edges, stream order included.
+  [[nodiscard]] std::size_t edge_count() const;
+  /// The task with id `id` (ids are dense, 0..size()-1).
+  [[nodiscard]] const Task& task(TaskId id) const;
+  /// Successor lists; throws std::logic_error if the graph has a cycle (a deadlocked schedule).
+  [[nodiscard]] Adjacency adjacency() const;
+  /// Ids in a dependency-respecting order; throws std::logic_error on a cycle.
+  [[nodiscard]] std::vector<TaskId> topological_order() const;
+  /// GPUs that run at least one task or receive a transfer, ascending.
+  [[nodiscard]] std::vector<int> gpus() const;
+  /// Graphviz DOT text of the graph, for debugging small plans.
+  [[nodiscard]] std::string to_dot() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace strata::sim

@@ -1,0 +1,81 @@
+#pragma once
+// Transformer model cards and training settings: the shapes every cost in strata derives from.
+
+#include <string>
+
+#include "strata/topo/gpu.hpp"
+
+namespace strata::strategy {
+
+/// Feed-forward non-linearity: GELU (two matrices) or SwiGLU (gate, up and down matrices).
+enum class Activation { gelu, swiglu };
+
+/// A decoder-only transformer. Derived counts are in elements (parameters), not bytes.
+struct ModelSpec {
+  std::string name;
+  int layers = 0;
+  int hidden = 0;
+  int heads = 0;
+  int kv_heads = 0;  ///< equal to heads without grouped-query attention
+  int ffn = 0;       ///< feed-forward inner size
+  int vocab = 0;
+  int seq_len = 0;   ///< context length the card was published with
+  Activation activation = Activation::gelu;
+  bool dropout = true;            ///< GPT-style dropout (masks are stored as activations)
+  bool tied_embeddings = true;    ///< output layer shares the input embedding
+  bool learned_positions = true;  ///< a position-embedding table (GPT-2/3), else rotary
+
+  [[nodiscard]] int head_dim() const { return hidden / heads; }
+  /// Width of K (and of V): kv_heads x head_dim.
+  [[nodiscard]] long kv_width() const { return static_cast<long>(kv_heads) * head_dim(); }
+  /// Parameters of one transformer layer (attention, MLP, norms, biases).
+  [[nodiscard]] double layer_params() const;
+  /// Parameters of the input embedding (tokens and learned positions for `seq`).
+  [[nodiscard]] double embedding_params(int seq) const;
+  /// Parameters of the output projection when it is not tied to the input embedding.
+  [[nodiscard]] double output_params() const;
+  /// All parameters for sequence length `seq`.
+  [[nodiscard]] double total_params(int seq) const;
+  /// Throws std::invalid_argument naming the first impossible field.
+  void check() const;
+};
+
+/// Attention kernels: fused FlashAttention-style, or Megatron-LM's unfused
+/// batched-GEMM + fused-softmax + dropout path that materialises the s x s scores.
+enum class AttentionKernel { flash, unfused };
+
+/// Training framework whose conventions a plan follows where frameworks differ:
+/// - megatron: selective recomputation = the attention core (Korthikanti et al. 2022); data-
+///   parallel gradients reduced in fp32 under bf16 and in fp16 under fp16;
+/// - torchtitan: selective recomputation = per-op checkpointing that keeps every other matmul
+///   output and the attention output; gradients reduced in fp32; ZeRO-3 is FSDP2.
+enum class Framework { megatron, torchtitan };
+
+/// What one training step processes and how.
+struct TrainingSpec {
+  int global_batch = 0;  ///< sequences per step
+  int seq_len = 0;       ///< tokens per sequence
+  topo::Precision precision = topo::Precision::bf16;
+  AttentionKernel attention = AttentionKernel::flash;
+  Framework framework = Framework::megatron;
+  /// Start each gradient bucket's data-parallel reduction as soon as its last backward pass ends
+  /// (overlapping the rest of the backward), instead of reducing everything after it.
+  bool overlap_grad_reduce = true;
+  /// Pipeline sends block the sending stage's compute stream until they complete, as the
+  /// send/receive calls of Megatron-LM's and PyTorch's pipeline schedules do.
+  bool blocking_p2p = true;
+  /// Bytes per element of data-parallel gradient reduction.
+  [[nodiscard]] int grad_reduce_bytes() const;
+  /// Throws std::invalid_argument naming the first impossible field.
+  void check() const;
+};
+
+/// Model FLOPs of one training step (forward + backward, no recomputation), PaLM convention:
+/// 6 x dense parameters x tokens + 12 x layers x hidden x seq x tokens.
+double model_flops_per_step(const ModelSpec& m, const TrainingSpec& t);
+
+const char* to_string(Activation a);
+const char* to_string(AttentionKernel a);
+const char* to_string(Framework f);
+
+}  // namespace strata::strategy

@@ -1,0 +1,117 @@
+#pragma once
+// The kernels one transformer layer (and the embedding and output head) runs on one tensor-
+// parallel rank for one micro-batch, with their FLOPs and HBM bytes; and the source of their
+// times (OpCostModel): a roofline now, the profiler's measured tables later.
+
+#include <optional>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "strata/sim/collective.hpp"
+#include "strata/strategy/model.hpp"
+#include "strata/strategy/plan.hpp"
+#include "strata/topo/gpu.hpp"
+
+namespace strata::strategy {
+
+using sim::Bytes;
+using sim::Flops;
+using sim::Seconds;
+
+/// A (batched) matrix multiply C[m x n] = A[m x k] B[k x n], `batch` times.
+struct Gemm {
+  long m = 0, n = 0, k = 0, batch = 1;
+};
+/// A fused attention kernel (FlashAttention-style); FLOPs are given by the op.
+struct FusedAttention {
+  bool backward = false;
+};
+/// A memory-bound kernel (norms, activations, dropout, softmax, optimizer).
+struct Elementwise {};
+using OpKind = std::variant<Gemm, FusedAttention, Elementwise>;
+
+/// One kernel: what it computes and what it moves.
+struct Op {
+  std::string_view name;
+  OpKind kind;
+  Flops flops;
+  Bytes bytes;  ///< HBM traffic, bytes
+};
+
+/// Shape of the work of one layer on one TP rank for one micro-batch.
+struct LayerShape {
+  long micro_batch = 1;
+  long seq = 0;
+  long hidden = 0;
+  long heads = 0;
+  long kv_width = 0;
+  long ffn = 0;
+  long vocab = 0;
+  int tp = 1;
+  bool sequence_parallel = false;
+  Activation activation = Activation::gelu;
+  bool dropout = true;
+  bool bias = true;
+  AttentionKernel attention = AttentionKernel::flash;
+  Framework framework = Framework::megatron;
+  int element_bytes = 2;  ///< activations and weights in training precision
+
+  /// Shape for a model, training settings and plan.
+  static LayerShape of(const ModelSpec& m, const TrainingSpec& t, const Plan& p);
+  [[nodiscard]] long tokens() const { return micro_batch * seq; }
+};
+
+/// Kernels of one layer's forward pass.
+std::vector<Op> layer_forward(const LayerShape& s);
+/// Kernels of one layer's backward pass (activation and weight gradients).
+std::vector<Op> layer_backward(const LayerShape& s);
+/// Kernels recomputed before a layer's backward pass.
+std::vector<Op> layer_recompute(const LayerShape& s, Recompute r);
+/// Token and position embedding, forward and backward (first stage).
+std::vector<Op> embedding_forward(const LayerShape& s);
+std::vector<Op> embedding_backward(const LayerShape& s);
+/// Final norm, logits and vocabulary-parallel cross-entropy (last stage).
+std::vector<Op> head_forward(const LayerShape& s);
+std::vector<Op> head_backward(const LayerShape& s);
+/// Adam step over `params` local parameters with fp32 master weights and moments.
+Op optimizer_step(double params);
+
+/// Tensor-parallel collectives of one layer's forward (or backward) pass: two all-reduces of
+/// the layer output, or with sequence parallelism two all-gathers and two reduce-scatters.
+std::vector<sim::Collective> layer_tp_collectives(const LayerShape& s, int tp_per_node);
+
+/// The vocabulary-parallel embedding's reduction of its partial lookups over the TP group
+/// (reduce-scatter with sequence parallelism); nullopt without TP.
+std::optional<sim::Collective> embedding_tp_collective(const LayerShape& s, int tp_per_node);
+
+/// Source of kernel times on one GPU type. Implementations: RooflineCost, profiler op tables.
+class OpCostModel {
+ public:
+  virtual ~OpCostModel() = default;
+  /// Short name for reports ("roofline", "table:<file>").
+  [[nodiscard]] virtual std::string_view name() const = 0;
+  /// Time of one kernel, s.
+  [[nodiscard]] virtual Seconds time(const Op& op) const = 0;
+  /// Sum of `time` over `ops`.
+  [[nodiscard]] Seconds total(const std::vector<Op>& ops) const;
+};
+
+/// Roofline with GEMM shape efficiency: max(FLOPs / (peak x efficiency), bytes / (HBM x
+/// efficiency)) + kernel overhead. Efficiency of a GEMM falls with wave quantisation over the
+/// SMs and with short reduction dimensions.
+class RooflineCost final : public OpCostModel {
+ public:
+  /// Throws std::invalid_argument if `gpu` has no matrix units for `precision`.
+  RooflineCost(topo::GpuSpec gpu, topo::Precision precision);
+  [[nodiscard]] std::string_view name() const override { return "roofline"; }
+  [[nodiscard]] Seconds time(const Op& op) const override;
+  /// Fraction of peak a GEMM of this shape reaches (matmul efficiency included).
+  [[nodiscard]] double gemm_efficiency(const Gemm& g) const;
+
+ private:
+  topo::GpuSpec gpu_;
+  sim::FlopRate peak_;
+};
+
+}  // namespace strata::strategy

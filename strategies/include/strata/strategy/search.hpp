@@ -1,0 +1,134 @@
+#pragma once
+// Plan-space search: enumerate every plan the constraints allow, reject what cannot run (with the
+// reason), screen the rest with the analytical backend under a branch-and-bound on a compute
+// lower bound, and replay the finalists on SimGrid.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "strata/sim/metrics.hpp"
+#include "strata/sim/replay.hpp"
+#include "strata/strategy/builder.hpp"
+#include "strata/strategy/memory.hpp"
+#include "strata/strategy/model.hpp"
+#include "strata/strategy/ops.hpp"
+#include "strata/strategy/plan.hpp"
+#include "strata/topo/cluster.hpp"
+
+namespace strata::strategy {
+
+/// What is being planned: model, training settings, cluster and the kernel-time source.
+struct Problem {
+  ModelSpec model;
+  TrainingSpec training;
+  topo::ClusterSpec cluster;
+  const OpCostModel* cost = nullptr;  ///< not owned; must outlive every use of the problem
+};
+
+/// Allowed values of one integer plan field: empty `values` means "any valid value".
+struct IntChoice {
+  std::vector<int> values;
+  std::optional<int> min, max;
+  [[nodiscard]] bool allows(int v) const;
+};
+
+/// Constraints on the plan space (fix or limit any field).
+struct SearchSpace {
+  IntChoice tp, pp, dp, micro_batch, vpp, zero;
+  std::vector<bool> sequence_parallel;  ///< empty = both
+  std::vector<Recompute> recompute;     ///< empty = all
+  std::vector<Schedule> schedule;       ///< empty = all
+  bool tp_within_node = true;           ///< keep TP groups inside one NVSwitch node
+  int max_micro_batch = 16;             ///< when micro_batch is free
+};
+
+/// Why a plan cannot run regardless of memory, as (short reason, detail); nullopt if it can.
+std::optional<std::pair<std::string, std::string>> structural_problem(const Problem& pb, const Plan& p,
+                                                                      bool tp_within_node = true);
+
+/// A plan that passed the structural and memory checks.
+struct Candidate {
+  Plan plan;
+  MemoryReport memory;
+};
+
+/// Result of enumerating a space.
+struct Enumeration {
+  std::int64_t enumerated = 0;
+  std::vector<Candidate> feasible;
+  std::map<std::string, std::int64_t> infeasible;  ///< count per short reason
+};
+
+/// Every plan the space allows, split into feasible candidates and counted rejections.
+Enumeration enumerate_plans(const Problem& pb, const SearchSpace& space);
+
+/// Checks one plan: nullopt if it runs, else (short reason, detail) incl. out of memory.
+std::optional<std::pair<std::string, std::string>> check_plan(const Problem& pb, const Plan& p,
+                                                              bool tp_within_node = true);
+
+/// A lower bound on the step time: the busiest stage's compute-stream work. No replay can be
+/// faster (tasks on one stream run one after another).
+sim::Seconds step_time_bound(const Problem& pb, const Plan& p);
+
+/// A timed plan.
+struct PlanResult {
+  Plan plan;
+  MemoryReport memory;
+  std::string backend;  ///< "analytical" or "simgrid"
+  sim::Breakdown breakdown;
+  std::uint64_t tasks = 0;
+  std::uint64_t events = 0;
+  double wall_seconds = 0;
+  [[nodiscard]] sim::Seconds step_time() const { return breakdown.step; }
+};
+
+/// Builds and replays one plan.
+PlanResult evaluate(const Problem& pb, const Plan& p, const sim::ReplayBackend& backend,
+                    Granularity granularity);
+
+/// Tokens per second of the whole cluster.
+double tokens_per_second(const Problem& pb, sim::Seconds step);
+/// Model FLOPs utilisation (PaLM convention, no recomputation) at the training precision's peak.
+double mfu(const Problem& pb, sim::Seconds step);
+
+/// Serialises the numbers of a result (exact, hexadecimal floats) for a child process.
+std::string serialize(const PlanResult& r);
+/// Inverse of `serialize` for the given plan and memory; throws std::runtime_error if malformed.
+PlanResult deserialize(const std::string& text, const Plan& plan, const MemoryReport& memory);
+
+/// How a search runs.
+struct SearchOptions {
+  int finalists = 5;       ///< plans replayed on SimGrid (the best by analytical time)
+  int jobs = 1;            ///< parallel SimGrid replays (forked processes)
+  bool use_simgrid = true; ///< false: rank by the analytical backend only
+  std::function<void(const std::string&)> progress;  ///< progress lines (may be empty)
+};
+
+/// Counters of a search.
+struct SearchStats {
+  std::int64_t enumerated = 0;
+  std::int64_t feasible = 0;
+  std::map<std::string, std::int64_t> infeasible;
+  std::int64_t screened = 0;   ///< replayed analytically
+  std::int64_t bounded = 0;    ///< skipped: lower bound above the finalists' times
+  std::int64_t simulated = 0;  ///< replayed on SimGrid
+  std::int64_t failed = 0;     ///< SimGrid replays that failed (see errors)
+  std::vector<std::string> errors;
+  double wall_seconds = 0;
+};
+
+/// Ranked plans: SimGrid-timed finalists first (by SimGrid time), then the other screened
+/// plans by analytical time. Ties break on the plan string.
+struct SearchResult {
+  std::vector<PlanResult> ranked;
+  SearchStats stats;
+};
+
+/// Runs the whole search. Throws std::invalid_argument if the inputs are inconsistent.
+SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOptions& options);
+
+}  // namespace strata::strategy

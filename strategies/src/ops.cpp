@@ -1,0 +1,283 @@
+#include "strata/strategy/ops.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace strata::strategy {
+
+LayerShape LayerShape::of(const ModelSpec& m, const TrainingSpec& t, const Plan& p) {
+  LayerShape s;
+  s.micro_batch = p.micro_batch;
+  s.seq = t.seq_len;
+  s.hidden = m.hidden;
+  s.heads = m.heads;
+  s.kv_width = m.kv_width();
+  s.ffn = m.ffn;
+  s.vocab = m.vocab;
+  s.tp = p.tp;
+  s.sequence_parallel = p.sequence_parallel && p.tp > 1;
+  s.activation = m.activation;
+  s.dropout = m.dropout;
+  s.bias = m.activation == Activation::gelu;
+  s.attention = t.attention;
+  s.framework = t.framework;
+  s.element_bytes = t.precision == topo::Precision::fp32 ? 4 : 2;
+  return s;
+}
+
+namespace {
+
+Op gemm(std::string_view name, long m, long n, long k, long batch, int element_bytes) {
+  const double flops = 2.0 * m * n * k * batch;
+  const double bytes = static_cast<double>(element_bytes) * (m * k + k * n + m * n) * batch;
+  return Op{name, Gemm{m, n, k, batch}, Flops(flops), Bytes(bytes)};
+}
+
+Op elementwise(std::string_view name, double bytes) {
+  return Op{name, Elementwise{}, Flops(0), Bytes(bytes)};
+}
+
+// Forward and backward of one GEMM: dX = dY W^T is (m, k, n), dW = X^T dY is (k, n, m).
+void add_gemm_backward(std::vector<Op>& ops, const Op& fwd, int element_bytes) {
+  const auto& g = std::get<Gemm>(fwd.kind);
+  ops.push_back(gemm(fwd.name, g.m, g.k, g.n, g.batch, element_bytes));
+  ops.push_back(gemm(fwd.name, g.k, g.n, g.m, g.batch, element_bytes));
+}
+
+struct Dims {
+  double E, T, Tn, h, kv, f, t, b, s, heads_local, d;
+};
+
+Dims dims(const LayerShape& x) {
+  Dims d{};
+  d.E = x.element_bytes;
+  d.T = static_cast<double>(x.tokens());
+  d.t = x.tp;
+  d.Tn = x.sequence_parallel ? d.T / d.t : d.T;
+  d.h = static_cast<double>(x.hidden);
+  d.kv = static_cast<double>(x.kv_width);
+  d.f = static_cast<double>(x.ffn);
+  d.b = static_cast<double>(x.micro_batch);
+  d.s = static_cast<double>(x.seq);
+  d.heads_local = static_cast<double>(x.heads) / x.tp;
+  d.d = static_cast<double>(x.hidden) / static_cast<double>(x.heads);
+  return d;
+}
+
+std::vector<Op> attention_core_forward(const LayerShape& x) {
+  const Dims d = dims(x);
+  std::vector<Op> ops;
+  const long bh = x.micro_batch * x.heads / x.tp;
+  const long hd = x.hidden / x.heads;
+  if (x.attention == AttentionKernel::flash) {
+    // Causal: half of the s x s score matrix is computed.
+    const double flops = 4.0 * d.b * d.heads_local * d.s * d.s * d.d * 0.5;
+    const double bytes = d.E * d.T * (2 * d.h + 2 * d.kv) / d.t;
+    ops.push_back(Op{"flash_attention", FusedAttention{false}, Flops(flops), Bytes(bytes)});
+    return ops;
+  }
+  // Megatron's unfused path computes the whole score matrix.
+  const double scores = d.b * d.heads_local * d.s * d.s;
+  ops.push_back(gemm("attn_scores", x.seq, x.seq, hd, bh, x.element_bytes));
+  ops.push_back(elementwise("softmax", scores * 2 * d.E));
+  if (x.dropout) ops.push_back(elementwise("attn_dropout", scores * (2 * d.E + 1)));
+  ops.push_back(gemm("attn_context", x.seq, hd, x.seq, bh, x.element_bytes));
+  return ops;
+}
+
+std::vector<Op> attention_core_backward(const LayerShape& x) {
+  const Dims d = dims(x);
+  std::vector<Op> ops;
+  if (x.attention == AttentionKernel::flash) {
+    // Backward recomputes the scores: 5 matmuls of the forward's 2.
+    const double flops = 4.0 * d.b * d.heads_local * d.s * d.s * d.d * 0.5 * 2.5;
+    const double bytes = 2 * d.E * d.T * (2 * d.h + 2 * d.kv) / d.t;
+    ops.push_back(Op{"flash_attention_bwd", FusedAttention{true}, Flops(flops), Bytes(bytes)});
+    return ops;
+  }
+  const double scores = d.b * d.heads_local * d.s * d.s;
+  for (const Op& f : attention_core_forward(x)) {
+    if (std::holds_alternative<Gemm>(f.kind)) add_gemm_backward(ops, f, x.element_bytes);
+  }
+  ops.push_back(elementwise("softmax_bwd", scores * 3 * d.E));
+  if (x.dropout) ops.push_back(elementwise("attn_dropout_bwd", scores * (2 * d.E + 1)));
+  return ops;
+}
+
+double residual_bytes(const LayerShape& x, const Dims& d) {
+  return d.Tn * d.h * (3 * d.E + (x.dropout ? 1 : 0));
+}
+
+}  // namespace
+
+std::vector<Op> layer_forward(const LayerShape& x) {
+  const Dims d = dims(x);
+  const long T = x.tokens();
+  const long tp = x.tp;
+  const int E = x.element_bytes;
+  std::vector<Op> ops;
+  ops.push_back(elementwise("norm1", 2 * d.Tn * d.h * d.E));
+  ops.push_back(gemm("qkv", T, (x.hidden + 2 * x.kv_width) / tp, x.hidden, 1, E));
+  for (const Op& op : attention_core_forward(x)) ops.push_back(op);
+  ops.push_back(gemm("attn_out", T, x.hidden, x.hidden / tp, 1, E));
+  ops.push_back(elementwise("residual1", residual_bytes(x, d)));
+  ops.push_back(elementwise("norm2", 2 * d.Tn * d.h * d.E));
+  const long up = (x.activation == Activation::swiglu ? 2 * x.ffn : x.ffn) / tp;
+  ops.push_back(gemm("mlp_up", T, up, x.hidden, 1, E));
+  ops.push_back(elementwise("activation", (x.activation == Activation::swiglu ? 3 : 2) * d.T * d.f / d.t * d.E));
+  ops.push_back(gemm("mlp_down", T, x.hidden, x.ffn / tp, 1, E));
+  ops.push_back(elementwise("residual2", residual_bytes(x, d)));
+  return ops;
+}
+
+std::vector<Op> layer_backward(const LayerShape& x) {
+  const Dims d = dims(x);
+  std::vector<Op> ops;
+  for (const Op& f : layer_forward(x)) {
+    if (std::holds_alternative<Gemm>(f.kind) && f.name != "attn_scores" && f.name != "attn_context")
+      add_gemm_backward(ops, f, x.element_bytes);
+  }
+  for (const Op& op : attention_core_backward(x)) ops.push_back(op);
+  // Norms: read x and dy, write dx. Residual/dropout: read dy and mask, write dx.
+  ops.push_back(elementwise("norm1_bwd", 3 * d.Tn * d.h * d.E));
+  ops.push_back(elementwise("norm2_bwd", 3 * d.Tn * d.h * d.E));
+  const double res = d.Tn * d.h * (2 * d.E + (x.dropout ? 1 : 0));
+  ops.push_back(elementwise("residual1_bwd", res));
+  ops.push_back(elementwise("residual2_bwd", res));
+  ops.push_back(elementwise("activation_bwd",
+                            (x.activation == Activation::swiglu ? 5 : 3) * d.T * d.f / d.t * d.E));
+  return ops;
+}
+
+std::vector<Op> layer_recompute(const LayerShape& x, Recompute r) {
+  switch (r) {
+    case Recompute::none: return {};
+    case Recompute::full: return layer_forward(x);
+    case Recompute::selective: break;
+  }
+  if (x.framework == Framework::torchtitan) {
+    // Per-op checkpointing keeps every other matmul output and the attention output, and
+    // recomputes the other matmuls and every memory-bound kernel.
+    const long T = x.tokens(), tp = x.tp;
+    const int E = x.element_bytes;
+    std::vector<Op> ops;
+    for (const Op& op : layer_forward(x))
+      if (std::holds_alternative<Elementwise>(op.kind)) ops.push_back(op);
+    ops.push_back(gemm("k_proj", T, x.kv_width / tp, x.hidden, 1, E));
+    ops.push_back(gemm("attn_out", T, x.hidden, x.hidden / tp, 1, E));
+    if (x.activation == Activation::swiglu)
+      ops.push_back(gemm("mlp_gate", T, x.ffn / tp, x.hidden, 1, E));
+    else
+      ops.push_back(gemm("mlp_down", T, x.hidden, x.ffn / tp, 1, E));
+    return ops;
+  }
+  // Megatron: the attention core. FlashAttention never stores the scores: nothing to redo.
+  if (x.attention == AttentionKernel::flash) return {};
+  return attention_core_forward(x);
+}
+
+std::vector<Op> embedding_forward(const LayerShape& x) {
+  const Dims d = dims(x);
+  return {elementwise("embedding", 2 * d.T * d.h * d.E),
+          elementwise("embedding_dropout", d.Tn * d.h * (2 * d.E + (x.dropout ? 1 : 0)))};
+}
+
+std::vector<Op> embedding_backward(const LayerShape& x) {
+  const Dims d = dims(x);
+  // Scatter-add of token gradients into the fp32 embedding gradient.
+  return {elementwise("embedding_bwd", d.T * d.h * (d.E + 8))};
+}
+
+std::vector<Op> head_forward(const LayerShape& x) {
+  const Dims d = dims(x);
+  const long V = x.vocab / x.tp;
+  return {elementwise("final_norm", 2 * d.Tn * d.h * d.E),
+          gemm("logits", x.tokens(), V, x.hidden, 1, x.element_bytes),
+          // Vocabulary-parallel cross-entropy: read logits, keep fp32 softmax for backward.
+          elementwise("cross_entropy", d.T * static_cast<double>(V) * (2 * d.E + 4))};
+}
+
+std::vector<Op> head_backward(const LayerShape& x) {
+  const Dims d = dims(x);
+  const long V = x.vocab / x.tp;
+  std::vector<Op> ops;
+  ops.push_back(elementwise("cross_entropy_bwd", d.T * static_cast<double>(V) * (4 + d.E)));
+  add_gemm_backward(ops, gemm("logits", x.tokens(), V, x.hidden, 1, x.element_bytes), x.element_bytes);
+  ops.push_back(elementwise("final_norm_bwd", 3 * d.Tn * d.h * d.E));
+  return ops;
+}
+
+Op optimizer_step(double params) {
+  // Read fp32 grad, master, m, v (+ grad norm pass); write master, m, v and the 2-byte weights.
+  return elementwise("adam", params * 34.0);
+}
+
+std::vector<sim::Collective> layer_tp_collectives(const LayerShape& x, int tp_per_node) {
+  if (x.tp <= 1) return {};
+  const sim::GroupShape group{x.tp, std::min(x.tp, tp_per_node)};
+  const Bytes act(static_cast<double>(x.tokens()) * static_cast<double>(x.hidden) * x.element_bytes);
+  if (!x.sequence_parallel)
+    return {{sim::CollectiveOp::all_reduce, act, group}, {sim::CollectiveOp::all_reduce, act, group}};
+  return {{sim::CollectiveOp::all_gather, act, group},
+          {sim::CollectiveOp::reduce_scatter, act, group},
+          {sim::CollectiveOp::all_gather, act, group},
+          {sim::CollectiveOp::reduce_scatter, act, group}};
+}
+
+std::optional<sim::Collective> embedding_tp_collective(const LayerShape& x, int tp_per_node) {
+  if (x.tp <= 1) return std::nullopt;
+  const Bytes act(static_cast<double>(x.tokens()) * static_cast<double>(x.hidden) * x.element_bytes);
+  return sim::Collective{x.sequence_parallel ? sim::CollectiveOp::reduce_scatter : sim::CollectiveOp::all_reduce,
+                         act, sim::GroupShape{x.tp, std::min(x.tp, tp_per_node)}};
+}
+
+Seconds OpCostModel::total(const std::vector<Op>& ops) const {
+  Seconds sum;
+  for (const Op& op : ops) sum += time(op);
+  return sum;
+}
+
+RooflineCost::RooflineCost(topo::GpuSpec gpu, topo::Precision precision)
+    : gpu_(std::move(gpu)), peak_(gpu_.peak_at(precision)) {}
+
+double RooflineCost::gemm_efficiency(const Gemm& g) const {
+  // cuBLAS picks among tile shapes: a large tile is faster per FLOP but quantises worse over
+  // the SMs. Candidates are the GPU's base tile and three smaller ones, with relative speeds.
+  struct Tile {
+    long m, n;
+    double speed;
+  };
+  const long tm = gpu_.gemm_tile_m, tn = gpu_.gemm_tile_n;
+  const Tile tiles[] = {{tm, tn, 1.0}, {tm, tn / 2, 0.95}, {tm / 2, tn / 2, 0.85}, {tm / 2, tn / 4, 0.7}};
+  double best = 0;
+  for (const Tile& tile : tiles) {
+    const double rows = std::ceil(static_cast<double>(g.m) / static_cast<double>(tile.m));
+    const double cols = std::ceil(static_cast<double>(g.n) / static_cast<double>(tile.n));
+    const double count = rows * cols * static_cast<double>(g.batch);
+    const double waves = std::ceil(count / gpu_.sms);
+    const double occupancy = count / (waves * gpu_.sms);
+    const double fill = (static_cast<double>(g.m) / (rows * static_cast<double>(tile.m))) *
+                        (static_cast<double>(g.n) / (cols * static_cast<double>(tile.n)));
+    best = std::max(best, tile.speed * occupancy * fill);
+  }
+  // Short reductions leave the pipeline's prologue and epilogue exposed.
+  const double k = static_cast<double>(g.k);
+  const double depth = k / (k + 64.0);
+  return gpu_.matmul_efficiency * best * depth;
+}
+
+Seconds RooflineCost::time(const Op& op) const {
+  const Seconds memory = op.bytes / (gpu_.memory_bw * gpu_.memory_efficiency);
+  Seconds compute;
+  if (const auto* g = std::get_if<Gemm>(&op.kind)) {
+    compute = op.flops / (peak_ * gemm_efficiency(*g));
+  } else if (std::holds_alternative<FusedAttention>(op.kind)) {
+    compute = op.flops / (peak_ * gpu_.attention_efficiency);
+  }
+  // The host issues kernels ahead of the GPU; only kernels shorter than the host's issue time
+  // leave the GPU waiting.
+  return std::max(std::max(compute, memory) + gpu_.kernel_overhead, gpu_.host_overhead);
+}
+
+}  // namespace strata::strategy

@@ -1,0 +1,121 @@
+#include "strata/strategy/plan.hpp"
+
+#include <charconv>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace strata::strategy {
+
+const char* to_string(Recompute r) {
+  switch (r) {
+    case Recompute::none: return "none";
+    case Recompute::selective: return "selective";
+    case Recompute::full: return "full";
+  }
+  return "unknown";
+}
+
+const char* to_string(Schedule s) {
+  switch (s) {
+    case Schedule::gpipe: return "gpipe";
+    case Schedule::one_f_one_b: return "1f1b";
+    case Schedule::interleaved: return "interleaved-1f1b";
+  }
+  return "unknown";
+}
+
+std::vector<int> virtual_stage_layers(int layers, int pp, int vpp) {
+  const int v = pp * vpp;
+  if (v < 1 || layers < v)
+    throw std::invalid_argument(std::to_string(layers) + " layers cannot fill " + std::to_string(v) + " pipeline stages");
+  std::vector<int> out(static_cast<std::size_t>(v), layers / v);
+  int extra = layers % v;
+  for (int i = 1; i < v - 1 && extra > 0; ++i, --extra) ++out[static_cast<std::size_t>(i)];
+  if (extra > 0 && v > 1) {
+    ++out[static_cast<std::size_t>(v - 1)];
+    --extra;
+  }
+  if (extra > 0) ++out[0];
+  return out;
+}
+
+int Plan::microbatches(int global_batch) const {
+  const int per_step = dp * micro_batch;
+  if (per_step <= 0 || global_batch % per_step != 0) return 0;
+  return global_batch / per_step;
+}
+
+std::string Plan::to_string() const {
+  std::ostringstream os;
+  os << "tp=" << tp << " pp=" << pp << " dp=" << dp << " mbs=" << micro_batch << " vpp=" << vpp
+     << " sp=" << (sequence_parallel ? "on" : "off") << " recompute=" << strategy::to_string(recompute)
+     << " zero=" << zero << " schedule=" << strategy::to_string(schedule);
+  return os.str();
+}
+
+namespace {
+
+int parse_int(const std::string& key, const std::string& value) {
+  int out = 0;
+  const auto* end = value.data() + value.size();
+  auto [p, ec] = std::from_chars(value.data(), end, out);
+  if (ec != std::errc() || p != end || out < 0)
+    throw std::invalid_argument("plan: " + key + "=" + value + " is not a non-negative integer");
+  return out;
+}
+
+}  // namespace
+
+Plan parse_plan(std::string_view text) {
+  Plan plan;
+  std::istringstream in{std::string(text)};
+  std::string item;
+  bool any = false;
+  while (in >> item) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+      throw std::invalid_argument("plan: '" + item + "' is not key=value");
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    any = true;
+    if (key == "tp") {
+      plan.tp = parse_int(key, value);
+    } else if (key == "pp") {
+      plan.pp = parse_int(key, value);
+    } else if (key == "dp") {
+      plan.dp = parse_int(key, value);
+    } else if (key == "mbs" || key == "micro_batch") {
+      plan.micro_batch = parse_int(key, value);
+    } else if (key == "vpp") {
+      plan.vpp = parse_int(key, value);
+    } else if (key == "zero") {
+      plan.zero = parse_int(key, value);
+      if (plan.zero > 3) throw std::invalid_argument("plan: zero=" + value + " (stages are 0-3)");
+    } else if (key == "sp") {
+      if (value == "on" || value == "true" || value == "1") plan.sequence_parallel = true;
+      else if (value == "off" || value == "false" || value == "0") plan.sequence_parallel = false;
+      else throw std::invalid_argument("plan: sp=" + value + " (use on or off)");
+    } else if (key == "recompute") {
+      if (value == "none") plan.recompute = Recompute::none;
+      else if (value == "selective") plan.recompute = Recompute::selective;
+      else if (value == "full") plan.recompute = Recompute::full;
+      else throw std::invalid_argument("plan: recompute=" + value + " (use none, selective or full)");
+    } else if (key == "schedule") {
+      if (value == "gpipe") plan.schedule = Schedule::gpipe;
+      else if (value == "1f1b") plan.schedule = Schedule::one_f_one_b;
+      else if (value == "interleaved-1f1b" || value == "interleaved") plan.schedule = Schedule::interleaved;
+      else throw std::invalid_argument("plan: schedule=" + value + " (use gpipe, 1f1b or interleaved-1f1b)");
+    } else {
+      throw std::invalid_argument("plan: unknown key '" + key +
+                                  "' (keys: tp pp dp mbs vpp sp recompute zero schedule)");
+    }
+  }
+  if (!any) throw std::invalid_argument("plan: empty plan string");
+  for (auto [k, v] : {std::pair{"tp", plan.tp}, {"pp", plan.pp}, {"dp", plan.dp}, {"mbs", plan.micro_batch},
+                      {"vpp", plan.vpp}})
+    if (v < 1) throw std::invalid_argument(std::string("plan: ") + k + " must be at least 1");
+  return plan;
+}
+
+}  // namespace strata::strategy

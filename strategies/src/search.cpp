@@ -1,0 +1,368 @@
+#include "strata/strategy/search.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <sstream>
+#include <stdexcept>
+
+#include "strata/sim/isolated.hpp"
+
+namespace strata::strategy {
+
+using sim::Seconds;
+
+bool IntChoice::allows(int v) const {
+  if (!values.empty() && std::find(values.begin(), values.end(), v) == values.end()) return false;
+  if (min && v < *min) return false;
+  if (max && v > *max) return false;
+  return true;
+}
+
+namespace {
+
+using Problem_ = std::optional<std::pair<std::string, std::string>>;
+
+Problem_ problem(std::string reason, std::string detail) {
+  return std::make_pair(std::move(reason), std::move(detail));
+}
+
+std::string gib(sim::Bytes b) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GiB", b.value() / sim::kGiB);
+  return buf;
+}
+
+std::vector<int> divisors(int n) {
+  std::vector<int> out;
+  for (int d = 1; d <= n; ++d)
+    if (n % d == 0) out.push_back(d);
+  return out;
+}
+
+}  // namespace
+
+Problem_ structural_problem(const Problem& pb, const Plan& p, bool tp_within_node) {
+  const ModelSpec& m = pb.model;
+  const topo::ClusterSpec& c = pb.cluster;
+  const int gpn = std::min(c.gpus_per_node, c.gpus);
+  if (!c.gpu.supports(pb.training.precision))
+    return problem("precision unsupported", c.gpu.name + " has no " +
+                                                std::string(topo::to_string(pb.training.precision)) + " matrix units");
+  if (p.gpus() != c.gpus)
+    return problem("gpus mismatch", "tp x pp x dp = " + std::to_string(p.gpus()) + " but the cluster has " +
+                                        std::to_string(c.gpus) + " GPUs");
+  if (m.heads % p.tp != 0 || m.kv_heads % p.tp != 0)
+    return problem("tp does not divide heads", "tp=" + std::to_string(p.tp) + " does not divide heads=" +
+                                                   std::to_string(m.heads) + " / kv_heads=" + std::to_string(m.kv_heads));
+  if (m.ffn % p.tp != 0)
+    return problem("tp does not divide ffn", "tp=" + std::to_string(p.tp) + " does not divide ffn=" + std::to_string(m.ffn));
+  if (p.tp > gpn) {
+    if (tp_within_node)
+      return problem("tp spans nodes", "tp=" + std::to_string(p.tp) + " exceeds " + std::to_string(gpn) +
+                                           " GPUs per node (allow with search.tp_within_node: false)");
+    if (p.tp % gpn != 0)
+      return problem("tp spans nodes unevenly", "tp=" + std::to_string(p.tp) + " is not a multiple of " +
+                                                    std::to_string(gpn) + " GPUs per node");
+  }
+  const int stage_gpus = p.tp * p.dp;
+  if (stage_gpus % gpn != 0 && gpn % stage_gpus != 0)
+    return problem("stage not aligned to nodes", "a stage spans tp x dp = " + std::to_string(stage_gpus) +
+                                                     " GPUs, which neither fills nor divides a node of " +
+                                                     std::to_string(gpn));
+  if (p.vpp < 1 || m.layers < p.pp * p.vpp)
+    return problem("fewer layers than stages", "layers=" + std::to_string(m.layers) +
+                                                   " cannot fill pp x vpp = " + std::to_string(p.pp * p.vpp) + " stages");
+  const int mb = p.microbatches(pb.training.global_batch);
+  if (mb < 1)
+    return problem("batch does not divide", "global batch " + std::to_string(pb.training.global_batch) +
+                                                " is not a multiple of dp x micro-batch = " +
+                                                std::to_string(p.dp * p.micro_batch));
+  if (p.schedule == Schedule::interleaved) {
+    if (p.pp < 2 || p.vpp < 2)
+      return problem("interleaving needs pp and vpp >= 2", "interleaved-1f1b needs pp >= 2 and vpp >= 2");
+    if (mb % p.pp != 0)
+      return problem("interleaving needs micro-batches divisible by pp",
+                     std::to_string(mb) + " micro-batches are not a multiple of pp=" + std::to_string(p.pp));
+  } else if (p.vpp != 1) {
+    return problem("vpp needs the interleaved schedule", "vpp=" + std::to_string(p.vpp) + " needs schedule=interleaved-1f1b");
+  }
+  if (p.sequence_parallel && p.tp == 1)
+    return problem("sequence parallelism needs tp > 1", "sp=on needs tp > 1");
+  if (p.zero < 0 || p.zero > 3) return problem("zero stage out of range", "zero must be 0-3");
+  return std::nullopt;
+}
+
+Problem_ check_plan(const Problem& pb, const Plan& p, bool tp_within_node) {
+  if (auto s = structural_problem(pb, p, tp_within_node)) return s;
+  const MemoryReport mem = plan_memory(pb.model, pb.training, p, pb.cluster.gpu.reserved_memory);
+  if (mem.peak.total() > pb.cluster.gpu.memory)
+    return problem("out of memory", "stage " + std::to_string(mem.peak.stage) + " needs " + gib(mem.peak.total()) +
+                                        " of " + gib(pb.cluster.gpu.memory) + " (weights " + gib(mem.peak.weights) +
+                                        ", gradients " + gib(mem.peak.gradients) + ", optimizer " +
+                                        gib(mem.peak.optimizer) + ", activations " + gib(mem.peak.activations) +
+                                        ", transient " + gib(mem.peak.transient) + ")");
+  return std::nullopt;
+}
+
+Enumeration enumerate_plans(const Problem& pb, const SearchSpace& sp) {
+  Enumeration out;
+  const int gpus = pb.cluster.gpus;
+  const int L = pb.model.layers;
+  const std::vector<bool> sps = sp.sequence_parallel.empty() ? std::vector<bool>{false, true} : sp.sequence_parallel;
+  const std::vector<Recompute> rcs =
+      sp.recompute.empty() ? std::vector<Recompute>{Recompute::none, Recompute::selective, Recompute::full}
+                           : sp.recompute;
+  const std::vector<Schedule> scheds =
+      sp.schedule.empty() ? std::vector<Schedule>{Schedule::gpipe, Schedule::one_f_one_b, Schedule::interleaved}
+                          : sp.schedule;
+  for (int tp : divisors(gpus)) {
+    if (!sp.tp.allows(tp)) continue;
+    for (int pp : divisors(gpus / tp)) {
+      if (!sp.pp.allows(pp)) continue;
+      const int dp = gpus / tp / pp;
+      if (!sp.dp.allows(dp)) continue;
+      const int per_replica = pb.training.global_batch % dp == 0 ? pb.training.global_batch / dp : 0;
+      std::vector<int> mbs;
+      if (!sp.micro_batch.values.empty()) {
+        mbs = sp.micro_batch.values;
+      } else {
+        for (int b = 1; b <= std::max(1, per_replica); ++b)
+          if (per_replica % b == 0 && b <= sp.micro_batch.max.value_or(sp.max_micro_batch) &&
+              sp.micro_batch.allows(b))
+            mbs.push_back(b);
+        if (mbs.empty()) mbs.push_back(1);  // counted below as a batch that does not divide
+      }
+      for (int mb : mbs) {
+        for (Schedule sched : scheds) {
+          // With one stage the schedule is moot: count it once, as 1f1b, unless fixed.
+          if (pp == 1 && sched != Schedule::one_f_one_b && sp.schedule.empty()) continue;
+          std::vector<int> vpps;
+          if (sched == Schedule::interleaved) {
+            // Chunk counts that split the layers evenly, and up to 4 chunks when they do not.
+            for (int v = 2; pp * v <= L; ++v)
+              if ((L % (pp * v) == 0 || v <= 4) && sp.vpp.allows(v)) vpps.push_back(v);
+            if (vpps.empty()) vpps.push_back(sp.vpp.values.empty() ? 2 : sp.vpp.values.front());
+          } else {
+            vpps.push_back(1);
+          }
+          for (int v : vpps) {
+            for (bool s : sps) {
+              if (s && tp == 1 && sp.sequence_parallel.empty()) continue;
+              for (Recompute rc : rcs) {
+                for (int z = 0; z <= 3; ++z) {
+                  if (!sp.zero.allows(z)) continue;
+                  if (z > 0 && dp == 1 && sp.zero.values.empty()) continue;
+                  const Plan plan{tp, pp, dp, mb, v, s, rc, z, sched};
+                  ++out.enumerated;
+                  if (auto why = check_plan(pb, plan, sp.tp_within_node)) {
+                    ++out.infeasible[why->first];
+                    continue;
+                  }
+                  out.feasible.push_back(
+                      {plan, plan_memory(pb.model, pb.training, plan, pb.cluster.gpu.reserved_memory)});
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+Seconds step_time_bound(const Problem& pb, const Plan& p) {
+  const PlanCosts c = plan_costs(pb.model, pb.training, pb.cluster, p, *pb.cost);
+  const int m = p.microbatches(pb.training.global_batch);
+  Seconds best;
+  for (int s = 0; s < p.pp; ++s) {
+    const double params = stage_params(pb.model, pb.training, p, s);
+    const double local = p.zero >= 1 ? params / p.dp : params;
+    const Seconds t = c.stage_compute(p, pb.model.layers, s, m) + pb.cost->time(optimizer_step(local));
+    best = std::max(best, t);
+  }
+  return best;
+}
+
+PlanResult evaluate(const Problem& pb, const Plan& p, const sim::ReplayBackend& backend, Granularity g) {
+  if (auto why = structural_problem(pb, p, false))
+    throw std::invalid_argument("plan " + p.to_string() + " cannot run: " + why->second);
+  PlanResult r;
+  r.plan = p;
+  r.memory = plan_memory(pb.model, pb.training, p, pb.cluster.gpu.reserved_memory);
+  const sim::TaskGraph graph = build_task_graph(pb.model, pb.training, pb.cluster, p, *pb.cost, g);
+  const sim::ReplayResult replay = backend.replay(graph, pb.cluster.network());
+  r.backend = std::string(backend.name());
+  r.breakdown = sim::summarize(graph, replay);
+  r.tasks = graph.size();
+  r.events = replay.events;
+  r.wall_seconds = replay.wall_seconds;
+  return r;
+}
+
+double tokens_per_second(const Problem& pb, Seconds step) {
+  return static_cast<double>(pb.training.global_batch) * pb.training.seq_len / step.value();
+}
+
+double mfu(const Problem& pb, Seconds step) {
+  const double peak = pb.cluster.gpu.peak_at(pb.training.precision).value() * pb.cluster.gpus;
+  return model_flops_per_step(pb.model, pb.training) / (step.value() * peak);
+}
+
+namespace {
+
+void put(std::ostringstream& os, const sim::GpuBreakdown& b) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%d %a %a %a %a %a %a %a %a\n", b.gpu, b.forward.value(), b.backward.value(),
+                b.recompute.value(), b.optimizer.value(), b.exposed_tp.value(), b.exposed_pp.value(),
+                b.exposed_dp.value(), b.idle.value());
+  os << buf;
+}
+
+sim::GpuBreakdown get(std::istringstream& is) {
+  sim::GpuBreakdown b;
+  std::string f[8];
+  is >> b.gpu;
+  for (auto& x : f) is >> x;
+  if (!is) throw std::runtime_error("malformed replay result");
+  auto d = [](const std::string& s) { return Seconds(std::strtod(s.c_str(), nullptr)); };
+  b.forward = d(f[0]);
+  b.backward = d(f[1]);
+  b.recompute = d(f[2]);
+  b.optimizer = d(f[3]);
+  b.exposed_tp = d(f[4]);
+  b.exposed_pp = d(f[5]);
+  b.exposed_dp = d(f[6]);
+  b.idle = d(f[7]);
+  return b;
+}
+
+}  // namespace
+
+std::string serialize(const PlanResult& r) {
+  std::ostringstream os;
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%s %a %llu %llu %a %zu\n", r.backend.c_str(), r.breakdown.step.value(),
+                static_cast<unsigned long long>(r.tasks), static_cast<unsigned long long>(r.events),
+                r.wall_seconds, r.breakdown.per_gpu.size());
+  os << buf;
+  put(os, r.breakdown.mean);
+  for (const auto& b : r.breakdown.per_gpu) put(os, b);
+  return os.str();
+}
+
+PlanResult deserialize(const std::string& text, const Plan& plan, const MemoryReport& memory) {
+  std::istringstream is(text);
+  PlanResult r;
+  r.plan = plan;
+  r.memory = memory;
+  std::string step, wall;
+  unsigned long long tasks = 0, events = 0;
+  std::size_t n = 0;
+  is >> r.backend >> step >> tasks >> events >> wall >> n;
+  if (!is) throw std::runtime_error("malformed replay result");
+  r.breakdown.step = Seconds(std::strtod(step.c_str(), nullptr));
+  r.tasks = tasks;
+  r.events = events;
+  r.wall_seconds = std::strtod(wall.c_str(), nullptr);
+  r.breakdown.mean = get(is);
+  for (std::size_t i = 0; i < n; ++i) r.breakdown.per_gpu.push_back(get(is));
+  return r;
+}
+
+namespace {
+
+bool faster(const PlanResult& a, const PlanResult& b) {
+  if (a.step_time() != b.step_time()) return a.step_time() < b.step_time();
+  return a.plan.to_string() < b.plan.to_string();
+}
+
+}  // namespace
+
+SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto say = [&](const std::string& s) {
+    if (opt.progress) opt.progress(s);
+  };
+  SearchResult out;
+  Enumeration en = enumerate_plans(pb, space);
+  out.stats.enumerated = en.enumerated;
+  out.stats.feasible = static_cast<std::int64_t>(en.feasible.size());
+  out.stats.infeasible = en.infeasible;
+  say("enumerated " + std::to_string(en.enumerated) + " plans, " + std::to_string(en.feasible.size()) + " feasible");
+
+  // Screen in order of the compute lower bound; stop once the bound exceeds the time of the
+  // finalists-th best plan screened so far (no later plan can be faster).
+  struct Item {
+    Seconds bound;
+    std::size_t index;
+  };
+  std::vector<Item> order;
+  order.reserve(en.feasible.size());
+  for (std::size_t i = 0; i < en.feasible.size(); ++i)
+    order.push_back({step_time_bound(pb, en.feasible[i].plan), i});
+  std::stable_sort(order.begin(), order.end(), [&](const Item& a, const Item& b) {
+    if (a.bound != b.bound) return a.bound < b.bound;
+    return en.feasible[a.index].plan.to_string() < en.feasible[b.index].plan.to_string();
+  });
+  const std::size_t keep = static_cast<std::size_t>(std::max(1, opt.finalists));
+  const auto analytical = sim::make_analytical_backend();
+  std::vector<PlanResult> screened;
+  std::vector<Seconds> best;  // sorted times of screened plans
+  for (const Item& it : order) {
+    if (best.size() >= keep && it.bound > best[keep - 1]) {
+      ++out.stats.bounded;
+      continue;
+    }
+    const Candidate& c = en.feasible[it.index];
+    PlanResult r = evaluate(pb, c.plan, *analytical, Granularity::chunk);
+    r.memory = c.memory;
+    best.insert(std::upper_bound(best.begin(), best.end(), r.step_time()), r.step_time());
+    screened.push_back(std::move(r));
+    ++out.stats.screened;
+    if (out.stats.screened % 200 == 0)
+      say("screened " + std::to_string(out.stats.screened) + " of " + std::to_string(order.size()) + " plans");
+  }
+  std::sort(screened.begin(), screened.end(), faster);
+  say("screened " + std::to_string(out.stats.screened) + " plans analytically, " +
+      std::to_string(out.stats.bounded) + " skipped by the lower bound");
+
+  const std::size_t finals = std::min(keep, screened.size());
+  std::vector<PlanResult> finalists;
+  if (opt.use_simgrid && finals > 0) {
+    say("replaying " + std::to_string(finals) + " finalists on SimGrid");
+    std::vector<std::function<std::string()>> jobs;
+    for (std::size_t i = 0; i < finals; ++i) {
+      const Plan plan = screened[i].plan;
+      jobs.emplace_back([&pb, plan] {
+        const auto backend = sim::make_simgrid_backend();
+        return serialize(evaluate(pb, plan, *backend, Granularity::layer));
+      });
+    }
+    const auto results = sim::run_isolated(jobs, opt.jobs);
+    for (std::size_t i = 0; i < finals; ++i) {
+      if (results[i].ok) {
+        finalists.push_back(deserialize(results[i].payload, screened[i].plan, screened[i].memory));
+        ++out.stats.simulated;
+      } else {
+        ++out.stats.failed;
+        out.stats.errors.push_back(screened[i].plan.to_string() + ": " + results[i].error);
+      }
+    }
+    std::sort(finalists.begin(), finalists.end(), faster);
+  }
+  std::vector<bool> is_final(screened.size(), false);
+  for (const PlanResult& f : finalists)
+    for (std::size_t i = 0; i < finals; ++i)
+      if (screened[i].plan == f.plan) is_final[i] = true;
+  out.ranked = std::move(finalists);
+  for (std::size_t i = 0; i < screened.size(); ++i)
+    if (!is_final[i]) out.ranked.push_back(std::move(screened[i]));
+  out.stats.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+}  // namespace strata::strategy

@@ -1,0 +1,344 @@
+// strata: rank parallelism plans for training large transformers on a simulated cluster.
+//
+// Exit codes: 0 success, 2 bad input (files, flags, plans), 1 internal error.
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <set>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "report.hpp"
+#include "strata/scenario/cases.hpp"
+#include "strata/scenario/loader.hpp"
+#include "strata/scenario/validation.hpp"
+#include "strata/sim/replay.hpp"
+#include "strata/strategy/search.hpp"
+
+namespace {
+
+using namespace strata;
+
+constexpr const char* kVersion = "strata 0.1.0";
+
+/// A bad command line: exit code 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+const char* kMainHelp = R"(strata: rank parallelism plans for training large transformers on a simulated cluster
+
+usage: strata COMMAND [OPTIONS]
+
+commands:
+  rank SCENARIO        enumerate, screen and simulate every plan of a scenario; print the best
+  simulate SCENARIO    simulate one plan (--plan "tp=8 pp=8 dp=16 ...") in detail
+  validate CASES       predict published runs (shared/validation format) and score the predictions
+
+Run 'strata COMMAND --help' for a command's options.
+Exit codes: 0 success, 2 bad input, 1 internal error.
+Presets are read from $STRATA_HOME (topologies/, scenarios/models/) or the source tree.
+)";
+
+const char* kRankHelp = R"(usage: strata rank SCENARIO [OPTIONS]
+
+Enumerates every plan the scenario allows (tp, pp, dp, micro-batch, vpp, sequence parallelism,
+recomputation, ZeRO stage, schedule), rejects those that cannot run (with the reason, e.g. out of
+memory), screens the rest with the analytical backend (branch and bound on a compute lower bound)
+and replays the best ones on SimGrid. Prints the ranked plans with step time, throughput, MFU,
+memory per GPU and the step-time breakdown.
+
+options:
+  --top N           plans to print (default 10)
+  --finalists N     plans replayed on SimGrid (default: max(top, 5))
+  --jobs N          SimGrid replays in parallel, one process each (default: 2)
+  --analytical      rank with the analytical backend only (no SimGrid)
+  --json FILE       write the ranking as JSON
+  --csv FILE        write the ranking as CSV
+  --quiet           no progress lines on stderr
+)";
+
+const char* kSimulateHelp = R"(usage: strata simulate SCENARIO --plan "PLAN" [OPTIONS]
+
+Simulates one plan and prints its step time, throughput, MFU, breakdown (compute, exposed TP,
+PP and DP communication, pipeline bubble) and memory per GPU.
+
+PLAN is space-separated key=value pairs; missing keys take the defaults shown:
+  tp=1 pp=1 dp=1 mbs=1 vpp=1 sp=off recompute=none zero=0 schedule=1f1b
+  (dp defaults to GPUs / (tp x pp) when omitted; schedule: gpipe, 1f1b, interleaved-1f1b)
+
+options:
+  --plan "PLAN"             the plan (required)
+  --backend simgrid|analytical   replay backend (default simgrid)
+  --granularity layer|chunk      one task per layer, or per model chunk (default layer)
+  --json FILE               write the result as JSON
+)";
+
+const char* kValidateHelp = R"(usage: strata validate CASES.yaml [OPTIONS]
+
+Reads published runs (format: shared/validation/README.md). For each case, fixes the published
+plan fields, searches those left null, and reports the predicted iteration time next to the
+published target. Prints the mean absolute percentage error over the cases with a target and
+Kendall's tau of the predicted order within each rank group.
+
+options:
+  --json FILE       write per-case results and the summary as JSON
+  --only ID[,ID..]  run only these case ids
+  --jobs N          SimGrid replays in parallel (default 2)
+  --finalists N     plans per case replayed on SimGrid (default 3)
+  --analytical      analytical backend only (no SimGrid)
+  --quiet           no progress lines on stderr
+)";
+
+struct Args {
+  std::string command;
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;
+  std::set<std::string> flags;
+};
+
+Args parse_args(int argc, char** argv, const std::set<std::string>& with_value,
+                const std::set<std::string>& switches) {
+  Args a;
+  for (int i = 2; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s.rfind("--", 0) == 0) {
+      std::string value;
+      const auto eq = s.find('=');
+      bool inline_value = false;
+      if (eq != std::string::npos) {
+        value = s.substr(eq + 1);
+        s = s.substr(0, eq);
+        inline_value = true;
+      }
+      const std::string name = s.substr(2);
+      if (with_value.count(name)) {
+        if (!inline_value) {
+          if (i + 1 >= argc) throw UsageError("option --" + name + " needs a value");
+          value = argv[++i];
+        }
+        a.options[name] = value;
+      } else if (switches.count(name) && !inline_value) {
+        a.flags.insert(name);
+      } else {
+        throw UsageError("unknown option --" + name + " (see --help)");
+      }
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+int int_option(const Args& a, const std::string& name, int fallback, int min_value) {
+  auto it = a.options.find(name);
+  if (it == a.options.end()) return fallback;
+  try {
+    std::size_t used = 0;
+    const int v = std::stoi(it->second, &used);
+    if (used != it->second.size() || v < min_value) throw std::invalid_argument("");
+    return v;
+  } catch (const std::exception&) {
+    throw UsageError("--" + name + " needs an integer >= " + std::to_string(min_value) + ", got '" + it->second + "'");
+  }
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw UsageError("cannot write " + path);
+  out << text;
+  if (!out) throw UsageError("cannot write " + path);
+}
+
+void progress(bool quiet, const std::string& line) {
+  if (!quiet) std::cerr << "strata: " << line << std::endl;
+}
+
+std::string one_positional(const Args& a, const char* what) {
+  if (a.positional.size() != 1)
+    throw UsageError(std::string("expected one ") + what + " argument (see --help)");
+  return a.positional.front();
+}
+
+struct Loaded {
+  scenario::Scenario scenario;
+  std::unique_ptr<strategy::RooflineCost> cost;
+  strategy::Problem problem;
+};
+
+Loaded load(const std::string& file) {
+  Loaded l;
+  l.scenario = scenario::load_scenario(file, scenario::default_data_dirs());
+  l.cost = std::make_unique<strategy::RooflineCost>(l.scenario.cluster.gpu, l.scenario.training.precision);
+  l.problem = strategy::Problem{l.scenario.model, l.scenario.training, l.scenario.cluster, l.cost.get()};
+  return l;
+}
+
+int cmd_rank(int argc, char** argv) {
+  const Args a = parse_args(argc, argv, {"top", "finalists", "jobs", "json", "csv"}, {"analytical", "quiet", "help"});
+  if (a.flags.count("help")) {
+    std::cout << kRankHelp;
+    return 0;
+  }
+  const std::string file = one_positional(a, "SCENARIO");
+  const int top = int_option(a, "top", 10, 1);
+  const int finalists = int_option(a, "finalists", std::max(top, 5), 1);
+  const int jobs = int_option(a, "jobs", 2, 1);
+  const bool quiet = a.flags.count("quiet") > 0;
+  const Loaded l = load(file);
+  std::cout << "scenario: " << l.scenario.name << "\n" << cli::problem_header(l.problem);
+  strategy::SearchOptions opt;
+  opt.finalists = std::max(finalists, top);
+  opt.jobs = jobs;
+  opt.use_simgrid = !a.flags.count("analytical");
+  opt.progress = [quiet](const std::string& s) { progress(quiet, s); };
+  const strategy::SearchResult s = strategy::search(l.problem, l.scenario.search, opt);
+  progress(quiet, "search took " + std::to_string(s.stats.wall_seconds) + " s");
+  std::cout << cli::search_summary(s.stats) << "\n" << cli::rank_table(l.problem, s, top);
+  if (auto it = a.options.find("json"); it != a.options.end()) {
+    cli::JsonWriter w;
+    w.begin_object();
+    w.member("scenario", l.scenario.name);
+    cli::problem_json(w, l.problem);
+    w.key("search").begin_object();
+    w.member("enumerated", static_cast<long long>(s.stats.enumerated));
+    w.member("feasible", static_cast<long long>(s.stats.feasible));
+    w.key("infeasible").begin_object();
+    for (const auto& [reason, n] : s.stats.infeasible) w.member(reason, static_cast<long long>(n));
+    w.end_object();
+    w.member("screened", static_cast<long long>(s.stats.screened));
+    w.member("bounded", static_cast<long long>(s.stats.bounded));
+    w.member("simulated", static_cast<long long>(s.stats.simulated));
+    w.member("failed", static_cast<long long>(s.stats.failed));
+    w.end_object();
+    w.key("ranked").begin_array();
+    int i = 0;
+    for (const auto& r : s.ranked) {
+      if (i++ >= top) break;
+      cli::result_json(w, l.problem, r);
+    }
+    w.end_array();
+    w.end_object();
+    write_file(it->second, w.str());
+  }
+  if (auto it = a.options.find("csv"); it != a.options.end()) write_file(it->second, cli::rank_csv(l.problem, s, top));
+  return s.stats.failed > 0 && s.stats.simulated == 0 && opt.use_simgrid ? 1 : 0;
+}
+
+int cmd_simulate(int argc, char** argv) {
+  const Args a = parse_args(argc, argv, {"plan", "backend", "granularity", "json"}, {"help"});
+  if (a.flags.count("help")) {
+    std::cout << kSimulateHelp;
+    return 0;
+  }
+  const std::string file = one_positional(a, "SCENARIO");
+  auto plan_it = a.options.find("plan");
+  if (plan_it == a.options.end()) throw UsageError("simulate needs --plan \"tp=.. pp=.. ...\" (see --help)");
+  const std::string backend_name = a.options.count("backend") ? a.options.at("backend") : "simgrid";
+  if (backend_name != "simgrid" && backend_name != "analytical")
+    throw UsageError("--backend must be simgrid or analytical, got '" + backend_name + "'");
+  const std::string gran = a.options.count("granularity") ? a.options.at("granularity") : "layer";
+  if (gran != "layer" && gran != "chunk") throw UsageError("--granularity must be layer or chunk, got '" + gran + "'");
+  const Loaded l = load(file);
+  strategy::Plan plan;
+  try {
+    plan = strategy::parse_plan(plan_it->second);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--plan: ") + e.what());
+  }
+  if (plan_it->second.find("dp=") == std::string::npos) plan.dp = l.scenario.cluster.gpus / (plan.tp * plan.pp);
+  if (auto why = strategy::check_plan(l.problem, plan, false))
+    throw UsageError("plan " + plan.to_string() + " is infeasible: " + why->second);
+  const auto backend = backend_name == "simgrid" ? sim::make_simgrid_backend() : sim::make_analytical_backend();
+  const strategy::PlanResult r = strategy::evaluate(
+      l.problem, plan, *backend, gran == "layer" ? strategy::Granularity::layer : strategy::Granularity::chunk);
+  std::cout << "scenario: " << l.scenario.name << "\n" << cli::problem_header(l.problem) << cli::plan_report(l.problem, r);
+  if (auto it = a.options.find("json"); it != a.options.end()) {
+    cli::JsonWriter w;
+    w.begin_object();
+    w.member("scenario", l.scenario.name);
+    cli::problem_json(w, l.problem);
+    w.key("result");
+    cli::result_json(w, l.problem, r);
+    w.end_object();
+    write_file(it->second, w.str());
+  }
+  return 0;
+}
+
+int cmd_validate(int argc, char** argv) {
+  const Args a = parse_args(argc, argv, {"json", "only", "jobs", "finalists"}, {"analytical", "quiet", "help"});
+  if (a.flags.count("help")) {
+    std::cout << kValidateHelp;
+    return 0;
+  }
+  const std::string file = one_positional(a, "CASES");
+  const bool quiet = a.flags.count("quiet") > 0;
+  std::vector<scenario::ValidationCase> cases = scenario::load_cases(file, scenario::default_data_dirs());
+  if (auto it = a.options.find("only"); it != a.options.end()) {
+    std::set<std::string> want;
+    std::string id;
+    std::istringstream in(it->second);
+    while (std::getline(in, id, ',')) want.insert(id);
+    std::vector<scenario::ValidationCase> kept;
+    for (auto& c : cases)
+      if (want.erase(c.id)) kept.push_back(std::move(c));
+    if (!want.empty()) throw UsageError("--only: no case with id '" + *want.begin() + "' in " + file);
+    cases = std::move(kept);
+  }
+  strategy::SearchOptions opt;
+  opt.finalists = int_option(a, "finalists", 3, 1);
+  opt.jobs = int_option(a, "jobs", 2, 1);
+  opt.use_simgrid = !a.flags.count("analytical");
+  std::vector<scenario::CaseResult> results;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    progress(quiet, "case " + std::to_string(i + 1) + "/" + std::to_string(cases.size()) + ": " + cases[i].id);
+    results.push_back(scenario::run_case(cases[i], opt));
+  }
+  const scenario::Summary s = scenario::summarize(cases, results);
+  std::cout << cli::validation_table(cases, results, s);
+  if (auto it = a.options.find("json"); it != a.options.end())
+    write_file(it->second, cli::validation_json(cases, results, s));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc < 2) {
+      std::cerr << kMainHelp;
+      return 2;
+    }
+    const std::string cmd = argv[1];
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      std::cout << kMainHelp;
+      return 0;
+    }
+    if (cmd == "--version") {
+      std::cout << kVersion << "\n";
+      return 0;
+    }
+    if (cmd == "rank") return cmd_rank(argc, argv);
+    if (cmd == "simulate") return cmd_simulate(argc, argv);
+    if (cmd == "validate") return cmd_validate(argc, argv);
+    throw UsageError("unknown command '" + cmd + "' (commands: rank, simulate, validate; see --help)");
+  } catch (const UsageError& e) {
+    std::cerr << "strata: error: " << e.what() << "\n";
+    return 2;
+  } catch (const scenario::InputError& e) {
+    std::cerr << "strata: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "strata: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

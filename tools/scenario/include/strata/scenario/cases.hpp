@@ -1,0 +1,43 @@
+#pragma once
+// Validation cases in the format of shared/validation/README.md: published runs with their
+// model, cluster and plan (null fields were not published and are searched), measurements and
+// the iteration time to predict.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "strata/scenario/loader.hpp"
+#include "strata/strategy/search.hpp"
+
+namespace strata::scenario {
+
+/// One published run, ready to be searched.
+struct ValidationCase {
+  std::string id;
+  std::string source;
+  std::string trust;
+  std::string rank_group;  ///< empty if none
+  int line = 0;            ///< line of the case in its file
+  /// Why the case cannot be modelled (context parallelism, unknown GPU, missing dimensions...).
+  std::optional<std::string> unsupported;
+  std::vector<std::string> assumptions;  ///< every value strata supplied that the case left out
+  strategy::ModelSpec model;
+  strategy::TrainingSpec training;
+  topo::ClusterSpec cluster;
+  strategy::SearchSpace space;  ///< published plan fields fixed, the others free
+  std::optional<double> target_iteration_s;
+  std::optional<double> measured_rank_value;  ///< published throughput (higher is better)
+  std::string measured_rank_key;              ///< which measurement that is
+};
+
+/// Reads every case of a validation file. Malformed YAML and wrongly typed fields are
+/// InputErrors; a case strata cannot model is returned with `unsupported` set.
+std::vector<ValidationCase> load_cases(const std::filesystem::path& file, const DataDirs& dirs);
+
+/// Reads a network description ("8x 200 Gb/s HDR InfiniBand HCAs per node", "400 Gb/s per GPU",
+/// "4 OPA links per node") into NICs per node and line rate; nullopt if it cannot.
+std::optional<std::pair<int, sim::ByteRate>> parse_scale_out(const std::string& text, int gpus_per_node);
+
+}  // namespace strata::scenario

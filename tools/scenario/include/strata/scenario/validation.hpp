@@ -1,0 +1,52 @@
+#pragma once
+// Running validation cases: search each case's free plan fields, compare the predicted iteration
+// time with the published one, and score the set (mean absolute percentage error over the cases
+// with a target, Kendall's tau of the predicted order within each rank group).
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "strata/scenario/cases.hpp"
+#include "strata/strategy/search.hpp"
+
+namespace strata::scenario {
+
+/// Outcome of one case.
+struct CaseResult {
+  std::string id;
+  std::string status;  ///< "ok", "infeasible" or "unsupported"
+  std::string reason;  ///< why, when not ok
+  std::optional<strategy::PlanResult> best;
+  std::optional<double> predicted_s;
+  std::optional<double> target_s;
+  std::optional<double> error_pct;  ///< 100 x (predicted - target) / target
+  std::optional<double> predicted_tokens_per_s_per_gpu;
+  std::optional<double> predicted_mfu;
+  strategy::SearchStats stats;
+};
+
+/// Kendall's rank correlation of one rank group.
+struct GroupScore {
+  std::string group;
+  std::vector<std::string> ids;  ///< cases that entered the score
+  double tau = 0;                ///< tau-b in [-1, 1]
+};
+
+/// Scores of a validation run.
+struct Summary {
+  int cases = 0, ok = 0, infeasible = 0, unsupported = 0, scored = 0;
+  double mape = 0;  ///< mean |error_pct| over scored cases
+  std::vector<GroupScore> groups;
+};
+
+/// Searches one case (finalists replayed on SimGrid unless `options.use_simgrid` is false).
+CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& options);
+
+/// Scores a set of results; rank groups need two cases with a published throughput.
+Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<CaseResult>& results);
+
+/// Kendall's tau-b of two paired samples (ties handled); 0 if fewer than two pairs.
+double kendall_tau(const std::vector<double>& a, const std::vector<double>& b);
+
+}  // namespace strata::scenario

@@ -1,0 +1,99 @@
+#include "strata/scenario/validation.hpp"
+
+#include <cmath>
+#include <map>
+
+namespace strata::scenario {
+
+CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& options) {
+  CaseResult r;
+  r.id = c.id;
+  r.target_s = c.target_iteration_s;
+  if (c.unsupported) {
+    r.status = "unsupported";
+    r.reason = *c.unsupported;
+    return r;
+  }
+  const strategy::RooflineCost cost(c.cluster.gpu, c.training.precision);
+  strategy::Problem pb{c.model, c.training, c.cluster, &cost};
+  const strategy::SearchResult s = strategy::search(pb, c.space, options);
+  r.stats = s.stats;
+  if (s.ranked.empty()) {
+    r.status = "infeasible";
+    std::string why;
+    std::int64_t most = 0;
+    for (const auto& [reason, n] : s.stats.infeasible)
+      if (n > most) {
+        most = n;
+        why = reason;
+      }
+    r.reason = s.stats.enumerated == 0 ? "no plan matches the published fields"
+                                       : "no feasible plan among " + std::to_string(s.stats.enumerated) +
+                                             " (most common: " + why + ")";
+    if (!s.stats.errors.empty()) r.reason += "; " + s.stats.errors.front();
+    return r;
+  }
+  r.status = "ok";
+  r.best = s.ranked.front();
+  const double t = r.best->step_time().value();
+  r.predicted_s = t;
+  r.predicted_tokens_per_s_per_gpu = strategy::tokens_per_second(pb, r.best->step_time()) / c.cluster.gpus;
+  r.predicted_mfu = strategy::mfu(pb, r.best->step_time());
+  if (c.target_iteration_s) r.error_pct = 100.0 * (t - *c.target_iteration_s) / *c.target_iteration_s;
+  return r;
+}
+
+double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  if (n < 2) return 0;
+  double concordant = 0, discordant = 0, ties_a = 0, ties_b = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = i + 1; j < n; ++j) {
+      const double da = a[i] - a[j], db = b[i] - b[j];
+      if (da == 0 && db == 0) continue;
+      if (da == 0) {
+        ++ties_a;
+      } else if (db == 0) {
+        ++ties_b;
+      } else if ((da > 0) == (db > 0)) {
+        ++concordant;
+      } else {
+        ++discordant;
+      }
+    }
+  }
+  const double denom = std::sqrt((concordant + discordant + ties_a) * (concordant + discordant + ties_b));
+  return denom > 0 ? (concordant - discordant) / denom : 0.0;
+}
+
+Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<CaseResult>& results) {
+  Summary s;
+  double abs_sum = 0;
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> groups;
+  std::map<std::string, std::vector<std::string>> group_ids;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const CaseResult& r = results[i];
+    ++s.cases;
+    if (r.status == "ok") ++s.ok;
+    else if (r.status == "infeasible") ++s.infeasible;
+    else ++s.unsupported;
+    if (r.error_pct) {
+      ++s.scored;
+      abs_sum += std::fabs(*r.error_pct);
+    }
+    const ValidationCase& c = cases[i];
+    if (!c.rank_group.empty() && c.measured_rank_value && r.predicted_tokens_per_s_per_gpu) {
+      groups[c.rank_group].first.push_back(*c.measured_rank_value);
+      groups[c.rank_group].second.push_back(*r.predicted_tokens_per_s_per_gpu);
+      group_ids[c.rank_group].push_back(c.id);
+    }
+  }
+  s.mape = s.scored > 0 ? abs_sum / s.scored : 0.0;
+  for (const auto& [name, v] : groups) {
+    if (v.first.size() < 2) continue;
+    s.groups.push_back({name, group_ids[name], kendall_tau(v.first, v.second)});
+  }
+  return s;
+}
+
+}  // namespace strata::scenario

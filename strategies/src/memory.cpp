@@ -41,6 +41,17 @@ Bytes layer_activation_bytes(const LayerShape& x, Recompute r) {
   return Bytes(replicated / sp_div + sharded / t + scores);
 }
 
+Bytes largest_activation(const LayerShape& x) {
+  const double E = x.element_bytes;
+  const double tokens = static_cast<double>(x.tokens());
+  double biggest = std::max(E * tokens * static_cast<double>(x.hidden),
+                            E * tokens * static_cast<double>(x.ffn) / x.tp);
+  if (x.attention == AttentionKernel::unfused)
+    biggest = std::max(biggest, E * static_cast<double>(x.micro_batch) * static_cast<double>(x.heads) / x.tp *
+                                    static_cast<double>(x.seq) * static_cast<double>(x.seq));
+  return Bytes(biggest);
+}
+
 int inflight_microbatches(const Plan& p, int stage, int m) {
   if (p.pp == 1) return 1;
   switch (p.schedule) {
@@ -123,10 +134,15 @@ MemoryReport plan_memory(const ModelSpec& m, const TrainingSpec& t, const Plan& 
     const double tokens = static_cast<double>(shape.tokens());
     if (s == 0 && m.dropout)
       mem.activations += Bytes(inflight * tokens * m.hidden / (shape.sequence_parallel ? p.tp : 1));
+    // Backward works on one layer at a time: the largest activation of the layer and its
+    // gradient are live together, and with full recomputation the layer's rematerialised
+    // activations too.
     if (p.recompute == Recompute::full)
-      mem.transient += layer_activation_bytes(shape, Recompute::none);  // the layer being redone
-    if (s == p.pp - 1)  // logits and fp32 softmax of one micro-batch
-      mem.transient += Bytes(tokens * static_cast<double>(m.vocab) / p.tp * (E + 4));
+      mem.transient += layer_activation_bytes(shape, Recompute::none) + largest_activation(shape);
+    else
+      mem.transient += largest_activation(shape) * 2.0;
+    if (s == p.pp - 1)  // logits of one micro-batch, their fp32 softmax and fp32 gradient
+      mem.transient += Bytes(tokens * static_cast<double>(m.vocab) / p.tp * (E + 8));
     mem.reserved = reserved;
     report.stages.push_back(mem);
   }

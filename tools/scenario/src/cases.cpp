@@ -268,6 +268,24 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
   }
   p.finish();
   vc.training.seq_len = vc.model.seq_len;
+  // What the framework could do at the time of the run.
+  if (!titan && year > 0 && year <= 2021) {
+    // Megatron-LM runs of 2020-2021 recomputed every layer: the released GPT scripts pass
+    // --checkpoint-activations and the papers' FLOP counts include the recomputed forward.
+    // Selective recomputation and sequence parallelism only arrived in 2022.
+    if (sp.recompute.empty()) {
+      sp.recompute = {strategy::Recompute::full};
+      vc.assumptions.push_back("recompute=full (Megatron-LM 2020-2021 recomputed every layer)");
+    }
+    if (sp.sequence_parallel.empty()) sp.sequence_parallel = {false};
+  }
+  if (!titan && year > 0 && year <= 2020 && sp.micro_batch.values.empty() && !sp.dp.values.empty() &&
+      vc.training.global_batch > 0 && vc.training.global_batch % sp.dp.values.front() == 0) {
+    // Megatron-LM v1 (2020) had no gradient accumulation: each replica ran its whole batch.
+    sp.micro_batch.values = {vc.training.global_batch / sp.dp.values.front()};
+    vc.assumptions.push_back("micro_batch=" + std::to_string(sp.micro_batch.values.front()) +
+                             " (Megatron-LM v1 had no gradient accumulation: global_batch / dp)");
+  }
   if (vc.training.global_batch <= 0) {
     // Throughput barely depends on it; pick 8 micro-batches per pipeline stage.
     const int dp = sp.dp.values.empty() ? 1 : sp.dp.values.front();

@@ -32,6 +32,10 @@ struct MemoryReport {
 /// Activation bytes one layer stores for one micro-batch until its backward pass.
 Bytes layer_activation_bytes(const LayerShape& s, Recompute r);
 
+/// The largest single activation tensor of one layer for one micro-batch (MLP intermediate,
+/// layer output, or the unfused attention scores), bytes.
+Bytes largest_activation(const LayerShape& s);
+
 /// Micro-batches (model-chunk micro-batches for the interleaved schedule) whose activations
 /// stage `stage` holds at its peak, with `m` micro-batches per step.
 int inflight_microbatches(const Plan& p, int stage, int m);

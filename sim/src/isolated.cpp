@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <system_error>
@@ -34,6 +35,8 @@ void write_all(int fd, const std::string& s) {
 
 // The first byte of what a child writes says how it ended: 'O' payload or 'E' error text.
 Child spawn(const std::function<std::string()>& job, std::size_t index) {
+  // A child must not inherit unwritten output: it would be written twice.
+  std::fflush(nullptr);
   int fds[2];
   if (::pipe(fds) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
   const pid_t pid = ::fork();

@@ -157,6 +157,12 @@ Enumeration enumerate_plans(const Problem& pb, const SearchSpace& sp) {
                   if (z > 0 && dp == 1 && sp.zero.values.empty()) continue;
                   const Plan plan{tp, pp, dp, mb, v, s, rc, z, sched};
                   ++out.enumerated;
+                  if (rc == Recompute::selective && sp.recompute.empty() &&
+                      layer_recompute(LayerShape::of(pb.model, pb.training, plan), rc).empty()) {
+                    // Nothing to recompute (FlashAttention keeps no scores): the same plan as none.
+                    ++out.infeasible["same as recompute=none (nothing to recompute)"];
+                    continue;
+                  }
                   if (auto why = check_plan(pb, plan, sp.tp_within_node)) {
                     ++out.infeasible[why->first];
                     continue;

@@ -256,7 +256,7 @@ int cmd_simulate(int argc, char** argv) {
   }
   if (plan_it->second.find("dp=") == std::string::npos) plan.dp = l.scenario.cluster.gpus / (plan.tp * plan.pp);
   if (auto why = strategy::check_plan(l.problem, plan, false))
-    throw UsageError("plan " + plan.to_string() + " is infeasible: " + why->second);
+    throw UsageError("plan " + plan.to_string() + " is infeasible (" + why->first + "): " + why->second);
   const auto backend = backend_name == "simgrid" ? sim::make_simgrid_backend() : sim::make_analytical_backend();
   const strategy::PlanResult r = strategy::evaluate(
       l.problem, plan, *backend, gran == "layer" ? strategy::Granularity::layer : strategy::Granularity::chunk);

@@ -1,0 +1,122 @@
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+
+#include "strata/scenario/loader.hpp"
+#include "support.hpp"
+
+using namespace strata;
+using scenario::InputError;
+
+namespace {
+scenario::DataDirs dirs() { return scenario::DataDirs::under(test::source_dir()); }
+
+const char* kScenario = R"(name: test scenario
+model: gpt3-175b
+cluster:
+  preset: dgx-a100-hdr
+  gpus: 64
+training:
+  global_batch: 128
+  precision: bf16
+)";
+
+// Loads `text` as a scenario and returns the error message (empty if it loaded).
+std::string error_of(const std::string& text) {
+  test::TempDir d;
+  const auto f = d.write("s.yaml", text);
+  try {
+    (void)scenario::load_scenario(f, dirs());
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string with(const std::string& from, const std::string& to) {
+  std::string s = kScenario;
+  const auto at = s.find(from);
+  REQUIRE(at != std::string::npos);
+  return s.replace(at, from.size(), to);
+}
+}  // namespace
+
+TEST_CASE("loader: the bundled scenarios, presets and model cards load") {
+  for (const char* s : {"gpt3-175b-1024xa100.yaml", "llama3-70b-512xh100.yaml"}) {
+    const auto sc = scenario::load_scenario(test::source_dir() / "scenarios" / s, dirs());
+    CHECK(sc.cluster.gpus > 0);
+    CHECK_NOTHROW(sc.cluster.check());
+    CHECK_NOTHROW(sc.model.check());
+  }
+  for (const char* card : {"gpt3-175b", "llama3-8b", "llama3-70b", "llama3-405b", "megatron-gpt-1.7b",
+                           "megatron-gpt-3.6b", "megatron-gpt-7.5b", "megatron-gpt-18.4b", "megatron-gpt-39.1b",
+                           "megatron-gpt-76.1b", "megatron-gpt-145.6b", "megatron-gpt-310.1b",
+                           "megatron-gpt-529.6b", "megatron-gpt-1008b"})
+    CHECK_NOTHROW(scenario::load_model(dirs().models / (std::string(card) + ".yaml")));
+  for (const char* gpu : {"a100-sxm-80gb", "a100-sxm-40gb", "h100-sxm-80gb", "h100-sxm-96gb-500w", "h200-sxm-141gb"})
+    CHECK_NOTHROW(scenario::load_gpu(dirs().gpus / (std::string(gpu) + ".yaml")));
+  const auto l = scenario::load_model(dirs().models / "llama3-70b.yaml");
+  CHECK(l.activation == strategy::Activation::swiglu);
+  CHECK(l.kv_heads == 8);
+  CHECK_FALSE(l.tied_embeddings);
+}
+
+TEST_CASE("loader: a scenario sizes its cluster preset and may override it") {
+  const auto sc = scenario::load_scenario(test::source_dir() / "scenarios" / "gpt3-175b-1024xa100.yaml", dirs());
+  CHECK(sc.cluster.gpus == 1024);
+  CHECK(sc.cluster.scale_out.nic_bandwidth.value() == 25e9);
+  test::TempDir d;
+  const auto f = d.write("s.yaml", with("  gpus: 64\n", "  gpus: 64\n  gpu: h100-sxm-80gb\n  scale_out: {nic_bandwidth: 400Gbps}\n"));
+  const auto o = scenario::load_scenario(f, dirs());
+  CHECK(o.cluster.gpu.name == "h100-sxm-80gb");
+  CHECK(o.cluster.scale_up.bandwidth.value() == 450e9);
+  CHECK(o.cluster.scale_out.nic_bandwidth.value() == 50e9);
+  CHECK(o.cluster.scale_out.nics_per_node == 8);
+  CHECK(o.training.seq_len == 2048);  // from the model card
+}
+
+TEST_CASE("loader: bad input names the file, line and key") {
+  std::string e = error_of(with("  precision: bf16\n", "  precision: bf16\n  colour: blue\n"));
+  CHECK(e.find("s.yaml:9: training.colour: unknown key") != std::string::npos);
+  e = error_of(with("  global_batch: 128\n", ""));
+  CHECK(e.find("training.global_batch: missing required field") != std::string::npos);
+  e = error_of(with("  global_batch: 128", "  global_batch: 0"));
+  CHECK(e.find(":7: training.global_batch: must be a positive integer") != std::string::npos);
+  e = error_of(with("  gpus: 64", "  gpus: 60"));
+  CHECK(e.find("cluster.gpus: 60 is not a multiple of gpus_per_node") != std::string::npos);
+  e = error_of(with("  gpus: 64\n", "  gpus: 64\n  gpu: b200\n"));
+  CHECK(e.find("cluster.gpu: unknown GPU 'b200'") != std::string::npos);
+  e = error_of(with("  gpus: 64\n", "  gpus: 64\n  scale_out: {nic_bandwidth: 0Gbps}\n"));
+  CHECK(e.find("cluster.scale_out.nic_bandwidth: must be positive") != std::string::npos);
+  e = error_of(with("  gpus: 64\n", "  gpus: 64\n  scale_out: {nic_bandwidth: 400}\n"));
+  CHECK(e.find("has no unit") != std::string::npos);
+  e = error_of(with("  precision: bf16", "  precision: fp8"));
+  CHECK(e.find("training.precision: GPU a100-sxm-80gb has no fp8 matrix units") != std::string::npos);
+  e = error_of(with("model: gpt3-175b", "model: gpt5"));
+  CHECK(e.find(":2: model: no model card 'gpt5'") != std::string::npos);
+  e = error_of(with("cluster:", "cluster: [1, 2"));
+  CHECK(e.find("malformed YAML") != std::string::npos);
+  e = error_of(std::string(kScenario) + "search:\n  tp: {min: 8, max: 2}\n");
+  CHECK(e.find("search.tp: min is above max") != std::string::npos);
+  e = error_of(std::string(kScenario) + "search:\n  recompute: [none, most]\n");
+  CHECK(e.find("search.recompute: 'most' is not none, selective or full") != std::string::npos);
+}
+
+TEST_CASE("loader: every message is one line") {
+  const std::string e = error_of(with("  precision: bf16\n", "  precision: bf16\n  colour: blue\n"));
+  REQUIRE_FALSE(e.empty());
+  CHECK(e.find('\n') == std::string::npos);
+}
+
+TEST_CASE("loader: search constraints") {
+  test::TempDir d;
+  const auto f = d.write("s.yaml", std::string(kScenario) +
+                                       "search:\n  tp: [4, 8]\n  pp: {max: 8}\n  sequence_parallel: true\n"
+                                       "  schedule: interleaved-1f1b\n  tp_within_node: false\n");
+  const auto sc = scenario::load_scenario(f, dirs());
+  CHECK(sc.search.tp.values == std::vector<int>{4, 8});
+  CHECK(sc.search.pp.max == 8);
+  CHECK(sc.search.sequence_parallel == std::vector<bool>{true});
+  CHECK(sc.search.schedule == std::vector<strategy::Schedule>{strategy::Schedule::interleaved});
+  CHECK_FALSE(sc.search.tp_within_node);
+}

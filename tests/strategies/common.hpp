@@ -1,0 +1,45 @@
+#pragma once
+// Models and problems shared by the strategies tests.
+
+#include "strata/strategy/model.hpp"
+#include "strata/strategy/search.hpp"
+#include "fixtures.hpp"
+#include "support.hpp"
+
+namespace strata::test {
+
+/// A GPT-style model: `layers` layers of width `hidden`, 4x MLP, GELU, dropout, vocab 51200.
+inline strategy::ModelSpec gpt(int layers, int hidden, int heads, int seq = 2048) {
+  strategy::ModelSpec m;
+  m.name = "gpt-test";
+  m.layers = layers;
+  m.hidden = hidden;
+  m.heads = heads;
+  m.kv_heads = heads;
+  m.ffn = 4 * hidden;
+  m.vocab = 51200;
+  m.seq_len = seq;
+  m.activation = strategy::Activation::gelu;
+  return m;
+}
+
+inline strategy::TrainingSpec training(int global_batch, int seq = 2048,
+                                       strategy::AttentionKernel a = strategy::AttentionKernel::unfused) {
+  strategy::TrainingSpec t;
+  t.global_batch = global_batch;
+  t.seq_len = seq;
+  t.precision = topo::Precision::bf16;
+  t.attention = a;
+  return t;
+}
+
+inline strategy::Plan plan(int tp, int pp, int dp, int mbs = 1) {
+  strategy::Plan p;
+  p.tp = tp;
+  p.pp = pp;
+  p.dp = dp;
+  p.micro_batch = mbs;
+  return p;
+}
+
+}  // namespace strata::test

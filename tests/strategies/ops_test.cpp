@@ -1,0 +1,90 @@
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+
+#include "common.hpp"
+#include "strata/strategy/ops.hpp"
+
+using namespace strata;
+using strategy::LayerShape;
+
+namespace {
+double gemm_flops(const std::vector<strategy::Op>& ops) {
+  double f = 0;
+  for (const auto& op : ops)
+    if (std::holds_alternative<strategy::Gemm>(op.kind)) f += op.flops.value();
+  return f;
+}
+double all_flops(const std::vector<strategy::Op>& ops) {
+  double f = 0;
+  for (const auto& op : ops) f += op.flops.value();
+  return f;
+}
+}  // namespace
+
+TEST_CASE("ops: a GPT layer's forward is 24 T h^2 + 4 T s h FLOPs (Narayanan et al. eq. 3)") {
+  const auto m = test::gpt(1, 4096, 32);
+  for (int tp : {1, 2, 8}) {
+    auto p = test::plan(tp, 1, 1, 2);
+    const LayerShape s = LayerShape::of(m, test::training(8), p);
+    const double T = 2.0 * 2048, h = 4096;
+    CHECK(all_flops(strategy::layer_forward(s)) == doctest::Approx((24 * T * h * h + 4 * T * 2048 * h) / tp));
+    // Backward computes two GEMMs per forward GEMM.
+    CHECK(gemm_flops(strategy::layer_backward(s)) == doctest::Approx(2 * gemm_flops(strategy::layer_forward(s))));
+  }
+}
+
+TEST_CASE("ops: FlashAttention skips the masked half; GQA and SwiGLU change the projections") {
+  auto m = test::gpt(1, 4096, 32);
+  const auto flash = LayerShape::of(m, test::training(8, 2048, strategy::AttentionKernel::flash), test::plan(1, 1, 1));
+  const double T = 2048, h = 4096;
+  CHECK(all_flops(strategy::layer_forward(flash)) == doctest::Approx(24 * T * h * h + 2 * T * 2048 * h));
+  m.kv_heads = 8;
+  m.ffn = 14336;
+  m.activation = strategy::Activation::swiglu;
+  const auto llama = LayerShape::of(m, test::training(8, 2048, strategy::AttentionKernel::flash), test::plan(1, 1, 1));
+  const double kv = 1024, f = 14336;
+  CHECK(gemm_flops(strategy::layer_forward(llama)) ==
+        doctest::Approx(2 * T * h * (h + 2 * kv) + 2 * T * h * h + 2 * T * h * 3 * f));
+}
+
+TEST_CASE("ops: selective recomputation redoes the attention core only; full redoes the layer") {
+  const auto m = test::gpt(1, 4096, 32);
+  const auto s = LayerShape::of(m, test::training(8), test::plan(1, 1, 1));
+  CHECK(strategy::layer_recompute(s, strategy::Recompute::none).empty());
+  CHECK(all_flops(strategy::layer_recompute(s, strategy::Recompute::selective)) == doctest::Approx(4.0 * 2048 * 2048 * 4096));
+  CHECK(all_flops(strategy::layer_recompute(s, strategy::Recompute::full)) == doctest::Approx(all_flops(strategy::layer_forward(s))));
+  const auto fs = LayerShape::of(m, test::training(8, 2048, strategy::AttentionKernel::flash), test::plan(1, 1, 1));
+  CHECK(strategy::layer_recompute(fs, strategy::Recompute::selective).empty());
+}
+
+TEST_CASE("ops: TP collectives are two all-reduces, or with SP two all-gathers and two reduce-scatters") {
+  const auto m = test::gpt(1, 4096, 32);
+  auto p = test::plan(8, 1, 1);
+  const auto s = LayerShape::of(m, test::training(8), p);
+  const auto ar = strategy::layer_tp_collectives(s, 8);
+  REQUIRE(ar.size() == 2);
+  CHECK(ar[0].op == sim::CollectiveOp::all_reduce);
+  CHECK(ar[0].buffer.value() == doctest::Approx(2048.0 * 4096 * 2));
+  p.sequence_parallel = true;
+  const auto sp = strategy::layer_tp_collectives(LayerShape::of(m, test::training(8), p), 8);
+  REQUIRE(sp.size() == 4);
+  CHECK(sp[0].op == sim::CollectiveOp::all_gather);
+  CHECK(sp[1].op == sim::CollectiveOp::reduce_scatter);
+  CHECK(strategy::layer_tp_collectives(LayerShape::of(m, test::training(8), test::plan(1, 1, 1)), 8).empty());
+}
+
+TEST_CASE("roofline: large GEMMs run at the matmul efficiency, small ones lose to quantisation") {
+  const strategy::RooflineCost cost(test::test_gpu(), topo::Precision::bf16);
+  const strategy::Gemm big{16384, 16384, 16384, 1};
+  CHECK(cost.gemm_efficiency(big) == doctest::Approx(0.8 * 16384 / (16384 + 64.0)).epsilon(0.01));
+  const strategy::Gemm thin{64, 64, 4096, 1};
+  CHECK(cost.gemm_efficiency(thin) < 0.1);
+  // A memory-bound op takes bytes / (bandwidth x efficiency) plus the kernel overhead.
+  const strategy::Op copy{"copy", strategy::Elementwise{}, sim::Flops(0), sim::Bytes(1.6e9)};
+  CHECK(cost.time(copy).value() == doctest::Approx(1.6e9 / (2e12 * 0.8) + 4e-6));
+  // Nothing beats the datasheet peak.
+  const strategy::Op g{"g", big, sim::Flops(2.0 * 16384 * 16384 * 16384), sim::Bytes(0)};
+  CHECK(cost.time(g).value() > 2.0 * 16384 * 16384 * 16384 / 312e12);
+  CHECK_THROWS_AS(strategy::RooflineCost(test::test_gpu(), topo::Precision::fp8), std::invalid_argument);
+}

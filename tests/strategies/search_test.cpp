@@ -1,0 +1,120 @@
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+
+#include "common.hpp"
+#include "strata/strategy/search.hpp"
+
+using namespace strata;
+using strategy::Recompute;
+using strategy::Schedule;
+
+namespace {
+struct Fixture {
+  strategy::ModelSpec model = test::gpt(8, 1024, 8, 512);
+  strategy::TrainingSpec training = test::training(64, 512);
+  topo::ClusterSpec cluster = test::test_cluster(8);
+  strategy::RooflineCost cost{test::test_gpu(), topo::Precision::bf16};
+  strategy::Problem pb() const { return {model, training, cluster, &cost}; }
+};
+
+strategy::SearchSpace fixed_except_shape() {
+  strategy::SearchSpace sp;
+  sp.micro_batch.values = {1};
+  sp.sequence_parallel = {false};
+  sp.recompute = {Recompute::none};
+  sp.zero.values = {0};
+  return sp;
+}
+}  // namespace
+
+TEST_CASE("search: enumeration counts follow the plan space") {
+  Fixture f;
+  auto sp = fixed_except_shape();
+  sp.pp.values = {1};
+  // tp over the divisors of 8 GPUs, one schedule when pp = 1.
+  auto en = strategy::enumerate_plans(f.pb(), sp);
+  CHECK(en.enumerated == 4);
+  CHECK(en.feasible.size() == 4);
+
+  // tp = 1, pp over {1, 2, 4, 8}: pp = 1 has one schedule; otherwise GPipe, 1F1B and interleaved
+  // with 2..4 chunks (or any that split the 8 layers evenly) while pp x vpp <= 8, or one
+  // interleaved plan that cannot fill its stages.
+  sp.pp = {};
+  sp.tp.values = {1};
+  en = strategy::enumerate_plans(f.pb(), sp);
+  CHECK(en.enumerated == 1 + (2 + 3) + (2 + 1) + (2 + 1));
+  CHECK(en.infeasible.at("fewer layers than stages") == 1);
+
+  // Everything free: every rejected plan is counted under a reason.
+  en = strategy::enumerate_plans(f.pb(), strategy::SearchSpace{});
+  std::int64_t rejected = 0;
+  for (const auto& [reason, n] : en.infeasible) rejected += n;
+  CHECK(static_cast<std::int64_t>(en.feasible.size()) + rejected == en.enumerated);
+}
+
+TEST_CASE("search: infeasible plans come with their reason") {
+  Fixture f;
+  const auto pb = f.pb();
+  CHECK(strategy::check_plan(pb, test::plan(3, 1, 1))->first == "gpus mismatch");
+  f.model.heads = 6;
+  f.model.kv_heads = 6;
+  CHECK(strategy::check_plan(f.pb(), test::plan(4, 1, 2))->first == "tp does not divide heads");
+  Fixture g;
+  g.training.global_batch = 3;
+  CHECK(strategy::check_plan(g.pb(), test::plan(1, 1, 8))->first == "batch does not divide");
+  auto p = test::plan(1, 2, 4);
+  p.vpp = 2;
+  CHECK(strategy::check_plan(Fixture{}.pb(), p)->first == "vpp needs the interleaved schedule");
+  Fixture big;
+  big.model = test::gpt(96, 12288, 96, 2048);
+  big.training = test::training(64);
+  const auto oom = strategy::check_plan(big.pb(), test::plan(1, 1, 8));
+  REQUIRE(oom);
+  CHECK(oom->first == "out of memory");
+  CHECK(oom->second.find("GiB") != std::string::npos);
+  CHECK(strategy::check_plan(big.pb(), test::plan(16, 1, 1), true)->first == "gpus mismatch");
+}
+
+TEST_CASE("search: the lower-bound pruning keeps the exact analytical top plans") {
+  Fixture f;
+  f.cluster = test::test_cluster(16);
+  f.model = test::gpt(16, 2048, 16, 1024);
+  f.training = test::training(64, 1024);
+  strategy::SearchOptions all;
+  all.use_simgrid = false;
+  all.finalists = 100000;  // screens everything
+  const auto full = strategy::search(f.pb(), {}, all);
+  CHECK(full.stats.bounded == 0);
+  strategy::SearchOptions pruned = all;
+  pruned.finalists = 3;
+  const auto fast = strategy::search(f.pb(), {}, pruned);
+  CHECK(fast.stats.bounded > 0);
+  CHECK(fast.stats.screened < full.stats.screened);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(fast.ranked[static_cast<std::size_t>(i)].plan == full.ranked[static_cast<std::size_t>(i)].plan);
+    CHECK(fast.ranked[static_cast<std::size_t>(i)].step_time().value() ==
+          full.ranked[static_cast<std::size_t>(i)].step_time().value());
+  }
+  for (std::size_t i = 1; i < full.ranked.size(); ++i)
+    CHECK(full.ranked[i - 1].step_time() <= full.ranked[i].step_time());
+}
+
+TEST_CASE("search: finalists are replayed on SimGrid and ranked by it") {
+  Fixture f;
+  f.cluster = test::test_cluster(16);
+  strategy::SearchOptions opt;
+  opt.finalists = 2;
+  opt.jobs = 2;
+  const auto r = strategy::search(f.pb(), {}, opt);
+  CHECK(r.stats.simulated == 2);
+  REQUIRE(r.ranked.size() >= 2);
+  CHECK(r.ranked[0].backend == "simgrid");
+  CHECK(r.ranked[1].backend == "simgrid");
+  CHECK(r.ranked[0].step_time() <= r.ranked[1].step_time());
+  // A result survives the trip through a child process exactly.
+  const auto back = strategy::deserialize(strategy::serialize(r.ranked[0]), r.ranked[0].plan, r.ranked[0].memory);
+  CHECK(back.step_time().value() == r.ranked[0].step_time().value());
+  CHECK(back.breakdown.mean.idle.value() == r.ranked[0].breakdown.mean.idle.value());
+  CHECK(back.breakdown.per_gpu.size() == r.ranked[0].breakdown.per_gpu.size());
+}

@@ -106,7 +106,9 @@ class Builder {
     emb_tp_ = embedding_tp_collective(shape_, net_.gpus_per_node);
     const int gpn = net_.gpus_per_node;
     dp_group_ = sim::GroupShape{plan_.dp, std::min(plan_.dp, std::max(1, gpn / plan_.tp))};
-    p2p_bytes_ = Bytes(static_cast<double>(shape_.tokens()) * model_.hidden * shape_.element_bytes / plan_.tp);
+    const bool sharded = shape_.sequence_parallel || train_.p2p_scatter_gather;
+    p2p_bytes_ = Bytes(static_cast<double>(shape_.tokens()) * model_.hidden * shape_.element_bytes /
+                       (sharded ? plan_.tp : 1));
   }
 
   TaskId add(Task t) { return graph_.add(std::move(t)); }

@@ -20,6 +20,7 @@ LayerShape LayerShape::of(const ModelSpec& m, const TrainingSpec& t, const Plan&
   s.activation = m.activation;
   s.dropout = m.dropout;
   s.bias = m.activation == Activation::gelu;
+  s.rotary = !m.learned_positions;
   s.attention = t.attention;
   s.framework = t.framework;
   s.element_bytes = t.precision == topo::Precision::fp32 ? 4 : 2;
@@ -63,6 +64,22 @@ Dims dims(const LayerShape& x) {
   d.heads_local = static_cast<double>(x.heads) / x.tp;
   d.d = static_cast<double>(x.hidden) / static_cast<double>(x.heads);
   return d;
+}
+
+// HBM bytes per element of the memory-bound kernels, forward and backward. Megatron-LM fuses
+// each into one kernel (2-byte elements). torchtitan without torch.compile runs them as eager
+// PyTorch ops: RMSNorm upcasts to fp32 and takes six kernels (cast, pow, mean, mul, cast back,
+// weight), rotary embedding three per tensor in fp32, SwiGLU two, the loss runs in fp32; their
+// backward passes move about twice the forward bytes.
+struct ElementBytes {
+  double norm, norm_bwd, rope, rope_bwd, swiglu, swiglu_bwd, loss, loss_bwd;
+};
+
+ElementBytes element_bytes(const LayerShape& x) {
+  const double E = x.element_bytes;
+  if (x.framework == Framework::torchtitan)
+    return {36, 72, 20, 40, 10, 18, 18, 18};
+  return {2 * E, 3 * E, 2 * E, 3 * E, 3 * E, 5 * E, 2 * E + 4, 4 + E};
 }
 
 std::vector<Op> attention_core_forward(const LayerShape& x) {
@@ -116,16 +133,18 @@ std::vector<Op> layer_forward(const LayerShape& x) {
   const long T = x.tokens();
   const long tp = x.tp;
   const int E = x.element_bytes;
+  const ElementBytes eb = element_bytes(x);
   std::vector<Op> ops;
-  ops.push_back(elementwise("norm1", 2 * d.Tn * d.h * d.E));
+  ops.push_back(elementwise("norm1", eb.norm * d.Tn * d.h));
   ops.push_back(gemm("qkv", T, (x.hidden + 2 * x.kv_width) / tp, x.hidden, 1, E));
+  if (x.rotary) ops.push_back(elementwise("rotary", eb.rope * d.T * (d.h + d.kv) / d.t));
   for (const Op& op : attention_core_forward(x)) ops.push_back(op);
   ops.push_back(gemm("attn_out", T, x.hidden, x.hidden / tp, 1, E));
   ops.push_back(elementwise("residual1", residual_bytes(x, d)));
-  ops.push_back(elementwise("norm2", 2 * d.Tn * d.h * d.E));
+  ops.push_back(elementwise("norm2", eb.norm * d.Tn * d.h));
   const long up = (x.activation == Activation::swiglu ? 2 * x.ffn : x.ffn) / tp;
   ops.push_back(gemm("mlp_up", T, up, x.hidden, 1, E));
-  ops.push_back(elementwise("activation", (x.activation == Activation::swiglu ? 3 : 2) * d.T * d.f / d.t * d.E));
+  ops.push_back(elementwise("activation", (x.activation == Activation::swiglu ? eb.swiglu : 2 * d.E) * d.T * d.f / d.t));
   ops.push_back(gemm("mlp_down", T, x.hidden, x.ffn / tp, 1, E));
   ops.push_back(elementwise("residual2", residual_bytes(x, d)));
   return ops;
@@ -140,13 +159,15 @@ std::vector<Op> layer_backward(const LayerShape& x) {
   }
   for (const Op& op : attention_core_backward(x)) ops.push_back(op);
   // Norms: read x and dy, write dx. Residual/dropout: read dy and mask, write dx.
-  ops.push_back(elementwise("norm1_bwd", 3 * d.Tn * d.h * d.E));
-  ops.push_back(elementwise("norm2_bwd", 3 * d.Tn * d.h * d.E));
+  const ElementBytes eb = element_bytes(x);
+  ops.push_back(elementwise("norm1_bwd", eb.norm_bwd * d.Tn * d.h));
+  ops.push_back(elementwise("norm2_bwd", eb.norm_bwd * d.Tn * d.h));
+  if (x.rotary) ops.push_back(elementwise("rotary_bwd", eb.rope_bwd * d.T * (d.h + d.kv) / d.t));
   const double res = d.Tn * d.h * (2 * d.E + (x.dropout ? 1 : 0));
   ops.push_back(elementwise("residual1_bwd", res));
   ops.push_back(elementwise("residual2_bwd", res));
   ops.push_back(elementwise("activation_bwd",
-                            (x.activation == Activation::swiglu ? 5 : 3) * d.T * d.f / d.t * d.E));
+                            (x.activation == Activation::swiglu ? eb.swiglu_bwd : 3 * d.E) * d.T * d.f / d.t));
   return ops;
 }
 
@@ -192,19 +213,21 @@ std::vector<Op> embedding_backward(const LayerShape& x) {
 std::vector<Op> head_forward(const LayerShape& x) {
   const Dims d = dims(x);
   const long V = x.vocab / x.tp;
-  return {elementwise("final_norm", 2 * d.Tn * d.h * d.E),
+  const ElementBytes eb = element_bytes(x);
+  return {elementwise("final_norm", eb.norm * d.Tn * d.h),
           gemm("logits", x.tokens(), V, x.hidden, 1, x.element_bytes),
           // Vocabulary-parallel cross-entropy: read logits, keep fp32 softmax for backward.
-          elementwise("cross_entropy", d.T * static_cast<double>(V) * (2 * d.E + 4))};
+          elementwise("cross_entropy", d.T * static_cast<double>(V) * eb.loss)};
 }
 
 std::vector<Op> head_backward(const LayerShape& x) {
   const Dims d = dims(x);
   const long V = x.vocab / x.tp;
+  const ElementBytes eb = element_bytes(x);
   std::vector<Op> ops;
-  ops.push_back(elementwise("cross_entropy_bwd", d.T * static_cast<double>(V) * (4 + d.E)));
+  ops.push_back(elementwise("cross_entropy_bwd", d.T * static_cast<double>(V) * eb.loss_bwd));
   add_gemm_backward(ops, gemm("logits", x.tokens(), V, x.hidden, 1, x.element_bytes), x.element_bytes);
-  ops.push_back(elementwise("final_norm_bwd", 3 * d.Tn * d.h * d.E));
+  ops.push_back(elementwise("final_norm_bwd", eb.norm_bwd * d.Tn * d.h));
   return ops;
 }
 

@@ -28,12 +28,14 @@ std::optional<std::pair<int, sim::ByteRate>> parse_scale_out(const std::string& 
 
 namespace {
 
-// Year of the source ("... 2021 ...", "2024-12"), 0 if none.
-int source_year(const std::string& id, const std::string& source) {
+// Year of the run: the first year in its source, id or notes ("... 2021 ...", "2022-04-28"); 0 if none.
+int source_year(const std::string& id, const std::string& source, const std::vector<std::string>& notes) {
   static const std::regex year(R"((20[12]\d))");
   std::smatch m;
   for (const std::string* s : {&source, &id})
     if (std::regex_search(*s, m, year)) return std::stoi(m[1]);
+  for (const std::string& n : notes)
+    if (std::regex_search(n, m, year)) return std::stoi(m[1]);
   return 0;
 }
 
@@ -90,19 +92,28 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
   c.maybe("trust");
   vc.rank_group = c.has("rank_group") ? c.text("rank_group") : "";
   c.maybe("rank_group");
-  c.maybe("notes");
+  std::vector<std::string> notes;
+  if (auto n = c.maybe("notes"); n && n->IsSequence())
+    for (const auto& item : *n)
+      if (item.IsScalar()) notes.push_back(item.Scalar());
   auto unsupported = [&](const std::string& why) {
     if (!vc.unsupported) vc.unsupported = why;
   };
-  const int year = source_year(vc.id, vc.source);
+  // The software that produced the measurement, from the source: torchtitan, Megatron-DeepSpeed
+  // (BigScience, vTrain) or Megatron-LM; and its date, which says what that software could do.
+  const int year = source_year(vc.id, vc.source, notes);
   const bool titan = contains(vc.source, "torchtitan");
+  const bool deepspeed = contains(vc.source, "deepspeed") || contains(vc.source, "bigscience") ||
+                         contains(vc.source, "vtrain");
   vc.training.framework = titan ? strategy::Framework::torchtitan : strategy::Framework::megatron;
   // FlashAttention reached Megatron-LM and PyTorch in 2023; earlier runs used the unfused path.
-  const bool modern = titan || year >= 2023 || year == 0;
+  const bool modern = titan || year >= 2023 || (year == 0 && !deepspeed);
   vc.training.attention = modern ? strategy::AttentionKernel::flash : strategy::AttentionKernel::unfused;
   // Megatron-LM reduced gradients after the backward pass until overlap_grad_reduce (2023).
   vc.training.overlap_grad_reduce = modern;
-  vc.assumptions.push_back(std::string("framework=") + strategy::to_string(vc.training.framework) +
+  // DeepSpeed's pipeline engine sends whole activations from every TP rank.
+  vc.training.p2p_scatter_gather = !deepspeed;
+  vc.assumptions.push_back(std::string("framework=") + (deepspeed ? "megatron-deepspeed" : strategy::to_string(vc.training.framework)) +
                            ", attention=" + strategy::to_string(vc.training.attention) +
                            ", overlap_grad_reduce=" + (modern ? "true" : "false") + " (from the source" +
                            (year ? ", " + std::to_string(year) : std::string()) + ")");

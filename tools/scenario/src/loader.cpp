@@ -511,6 +511,8 @@ Scenario load_scenario(const fs::path& file, const DataDirs& dirs) {
   tr.maybe("overlap_grad_reduce");
   if (tr.has("blocking_p2p")) sc.training.blocking_p2p = tr.boolean("blocking_p2p");
   tr.maybe("blocking_p2p");
+  if (tr.has("p2p_scatter_gather")) sc.training.p2p_scatter_gather = tr.boolean("p2p_scatter_gather");
+  tr.maybe("p2p_scatter_gather");
   tr.finish();
 
   if (r.has("search")) {

@@ -64,6 +64,11 @@ struct TrainingSpec {
   /// Pipeline sends block the sending stage's compute stream until they complete, as the
   /// send/receive calls of Megatron-LM's and PyTorch's pipeline schedules do.
   bool blocking_p2p = true;
+  /// Each TP rank sends only its 1/tp share of a pipeline activation and the receivers
+  /// all-gather it over NVLink (Megatron-LM's scatter/gather optimisation); without it every TP
+  /// rank sends the whole activation (DeepSpeed's pipeline engine). Always true with sequence
+  /// parallelism, where activations are sharded anyway.
+  bool p2p_scatter_gather = true;
   /// Bytes per element of data-parallel gradient reduction.
   [[nodiscard]] int grad_reduce_bytes() const;
   /// Throws std::invalid_argument naming the first impossible field.

@@ -53,6 +53,7 @@ struct LayerShape {
   Activation activation = Activation::gelu;
   bool dropout = true;
   bool bias = true;
+  bool rotary = false;  ///< rotary position embedding applied to q and k in every layer
   AttentionKernel attention = AttentionKernel::flash;
   Framework framework = Framework::megatron;
   int element_bytes = 2;  ///< activations and weights in training precision

@@ -80,6 +80,7 @@ options:
   --backend simgrid|analytical   replay backend (default simgrid)
   --granularity layer|chunk      one task per layer, or per model chunk (default layer)
   --json FILE               write the result as JSON
+  --dot FILE                write the task graph as Graphviz DOT (for small plans)
 )";
 
 const char* kValidateHelp = R"(usage: strata validate CASES.yaml [OPTIONS]
@@ -234,7 +235,7 @@ int cmd_rank(int argc, char** argv) {
 }
 
 int cmd_simulate(int argc, char** argv) {
-  const Args a = parse_args(argc, argv, {"plan", "backend", "granularity", "json"}, {"help"});
+  const Args a = parse_args(argc, argv, {"plan", "backend", "granularity", "json", "dot"}, {"help"});
   if (a.flags.count("help")) {
     std::cout << kSimulateHelp;
     return 0;
@@ -258,8 +259,12 @@ int cmd_simulate(int argc, char** argv) {
   if (auto why = strategy::check_plan(l.problem, plan, false))
     throw UsageError("plan " + plan.to_string() + " is infeasible (" + why->first + "): " + why->second);
   const auto backend = backend_name == "simgrid" ? sim::make_simgrid_backend() : sim::make_analytical_backend();
-  const strategy::PlanResult r = strategy::evaluate(
-      l.problem, plan, *backend, gran == "layer" ? strategy::Granularity::layer : strategy::Granularity::chunk);
+  const auto granularity = gran == "layer" ? strategy::Granularity::layer : strategy::Granularity::chunk;
+  const strategy::PlanResult r = strategy::evaluate(l.problem, plan, *backend, granularity);
+  if (auto it = a.options.find("dot"); it != a.options.end())
+    write_file(it->second, strategy::build_task_graph(l.problem.model, l.problem.training, l.problem.cluster, plan,
+                                                      *l.problem.cost, granularity)
+                               .to_dot());
   std::cout << "scenario: " << l.scenario.name << "\n" << cli::problem_header(l.problem) << cli::plan_report(l.problem, r);
   if (auto it = a.options.find("json"); it != a.options.end()) {
     cli::JsonWriter w;

@@ -1,5 +1,6 @@
 #include "report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -248,11 +249,14 @@ std::string plan_report(const Problem& pb, const PlanResult& r) {
 std::string validation_table(const std::vector<scenario::ValidationCase>& cases,
                              const std::vector<scenario::CaseResult>& results, const scenario::Summary& s) {
   std::ostringstream os;
-  os << pad("case", 38, false) << pad("status", 12, false) << pad("pred s", 9) << pad("target s", 9)
+  std::size_t width = 4;
+  for (const auto& r : results) width = std::max(width, r.id.size());
+  width += 2;
+  os << pad("case", width, false) << pad("status", 12, false) << pad("pred s", 9) << pad("target s", 9)
      << pad("err %", 8) << "  plan / reason\n";
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
-    os << pad(r.id, 38, false) << pad(r.status, 12, false)
+    os << pad(r.id, width, false) << pad(r.status, 12, false)
        << pad(r.predicted_s ? fmt("%.3f", *r.predicted_s) : "-", 9)
        << pad(r.target_s ? fmt("%.3f", *r.target_s) : "-", 9)
        << pad(r.error_pct ? fmt("%+.1f", *r.error_pct) : "-", 8) << "  "

@@ -122,7 +122,7 @@ class Builder {
                   int layer) {
     TaskId last = kNone;
     if (cs.empty()) return last;
-    if (!fine_) return compute(gpu, Category::tp_comm, folded * layers, s, mb, layer);
+    if (!fine_pass_) return compute(gpu, Category::tp_comm, folded * layers, s, mb, layer);
     for (const Collective& c : cs)
       last = add(Task{CollectiveWork{c, tp_contends_}, gpu, Lane::compute, Category::tp_comm, s, mb, layer});
     return last;
@@ -161,6 +161,9 @@ class Builder {
         gathered[op.chunk] = true;
         chunk_gather = gather(gpu, chunk_params(vs), s, op.microbatch, -1);
       }
+      // Chunk granularity folds a pass into one task, except where that would hide overlap: the
+      // last backward of a chunk (its gradient buckets reduce during it) and ZeRO-3 gathers.
+      fine_pass_ = fine_ || zero3_per_use() || (final_backward && overlap());
       if (op.forward)
         emit_forward(gpu, s, vs, op.microbatch, ps, chunk_gather);
       else
@@ -228,15 +231,11 @@ class Builder {
       if (chunk_gather) graph_.precede(*chunk_gather, id);
       chunk_gather.reset();
     };
-    if (!fine_) {
+    if (!fine_pass_) {
       Seconds work = costs_.layer_forward * layers;
       if (vs == 0) work += costs_.embedding_forward;
       if (vs == vstages_ - 1) work += costs_.head_forward;
-      std::optional<TaskId> g;
-      if (zero3_per_use()) g = zero3_gather(gpu, chunk_params(vs), s, mb, -1);
       const TaskId c = compute(gpu, Category::forward, work, s, mb, -1);
-      if (g) graph_.precede(*g, c);
-      if (g) zero3_consumed(c);
       first_dep(c);
       touch(ps, c);
       Seconds tp = costs_.layer_tp * layers;
@@ -271,25 +270,15 @@ class Builder {
     const int first_layer = chunk_first_[static_cast<std::size_t>(vs)];
     const int layers = layers_in(vs);
     const bool full = plan_.recompute == Recompute::full;
-    if (!fine_) {
-      std::optional<TaskId> g;
-      if (zero3_per_use()) g = zero3_gather(gpu, chunk_params(vs), s, mb, -1);
-      TaskId first = kNone;
-      if (costs_.layer_recompute.value() > 0) first = compute(gpu, Category::recompute, costs_.layer_recompute * layers, s, mb, -1);
-      touch(ps, first);
+    if (!fine_pass_) {
+      if (costs_.layer_recompute.value() > 0)
+        touch(ps, compute(gpu, Category::recompute, costs_.layer_recompute * layers, s, mb, -1));
       if (full && !tp_.empty()) touch(ps, compute(gpu, Category::tp_comm, costs_.layer_tp * layers, s, mb, -1));
       Seconds work = costs_.layer_backward * layers;
       if (vs == 0) work += costs_.embedding_backward;
       if (vs == vstages_ - 1) work += costs_.head_backward;
-      const TaskId b = compute(gpu, Category::backward, work, s, mb, -1);
-      touch(ps, b);
-      if (g) {
-        graph_.precede(*g, ps.first);
-        zero3_consumed(b);
-      }
+      touch(ps, compute(gpu, Category::backward, work, s, mb, -1));
       if (!tp_.empty()) touch(ps, compute(gpu, Category::tp_comm, costs_.layer_tp * layers, s, mb, -1));
-      if (zero3_per_use()) reductions.push_back(reduce(gpu, b, chunk_params(vs), s, mb, -1));
-      else if (final_backward && overlap()) reductions.push_back(reduce(gpu, b, chunk_params(vs), s, mb, -1));
       return;
     }
     double bucket = 0;
@@ -415,6 +404,7 @@ class Builder {
   std::vector<Pass> passes_;
   std::vector<TaskId> zero3_window_;
   TaskId stage_last_ = kNone;  // last compute task of the stage being emitted
+  bool fine_pass_ = false;     // the pass being emitted gets one task per layer
   sim::TaskGraph graph_;
 };
 

@@ -7,25 +7,14 @@
 #include <sstream>
 #include <vector>
 
+#include "network.hpp"
 #include "strata/sim/collective.hpp"
 #include "support.hpp"
 
 using namespace strata::sim;
 
 namespace {
-NetworkSpec net() {
-  NetworkSpec n;
-  n.gpus = 1024;
-  n.gpus_per_node = 8;
-  n.scale_up_bw = ByteRate(300e9);
-  n.scale_up_latency = Seconds(2e-6);
-  n.scale_out_bw = ByteRate(25e9);
-  n.scale_out_latency = Seconds(5e-6);
-  n.collective_launch = Seconds(40e-6);
-  n.reduction_bw = ByteRate(500e9);
-  n.p2p_launch = Seconds(10e-6);
-  return n;
-}
+NetworkSpec net() { return strata::test::network(1024); }
 }  // namespace
 
 TEST_CASE("collective: ring all-reduce moves 2(n-1)/n of the buffer per rank") {

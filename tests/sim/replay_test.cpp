@@ -2,24 +2,13 @@
 
 #include <stdexcept>
 
+#include "network.hpp"
 #include "strata/sim/replay.hpp"
 
 using namespace strata::sim;
 
 namespace {
-NetworkSpec net() {
-  NetworkSpec n;
-  n.gpus = 16;
-  n.gpus_per_node = 8;
-  n.scale_up_bw = ByteRate(300e9);
-  n.scale_up_latency = Seconds(2e-6);
-  n.scale_out_bw = ByteRate(25e9);
-  n.scale_out_latency = Seconds(5e-6);
-  n.collective_launch = Seconds(40e-6);
-  n.reduction_bw = ByteRate(500e9);
-  n.p2p_launch = Seconds(10e-6);
-  return n;
-}
+NetworkSpec net() { return strata::test::network(16); }
 Task compute(int gpu, double s, Lane lane = Lane::compute) {
   return Task{ComputeWork{Seconds(s)}, gpu, lane, Category::forward};
 }

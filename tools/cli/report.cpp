@@ -297,14 +297,8 @@ std::string validation_json(const std::vector<scenario::ValidationCase>& cases,
       w.member("tokens_per_s_per_gpu", *r.predicted_tokens_per_s_per_gpu);
       w.member("mfu", *r.predicted_mfu);
       w.member("memory_per_gpu_gib", r.best->memory.peak.total().value() / kGiB);
-      w.key("breakdown").begin_object();
-      const auto& b = r.best->breakdown.mean;
-      w.member("compute_s", b.compute().value());
-      w.member("exposed_tp_s", b.exposed_tp.value());
-      w.member("exposed_pp_s", b.exposed_pp.value());
-      w.member("exposed_dp_s", b.exposed_dp.value());
-      w.member("bubble_s", b.idle.value());
-      w.end_object();
+      w.key("breakdown");
+      breakdown_json(w, r.best->breakdown.mean);
     } else {
       w.key("plan").null();
     }

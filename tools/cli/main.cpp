@@ -20,6 +20,7 @@
 #include "strata/scenario/cases.hpp"
 #include "strata/scenario/loader.hpp"
 #include "strata/scenario/validation.hpp"
+#include "strata/sim/isolated.hpp"
 #include "strata/sim/replay.hpp"
 #include "strata/strategy/search.hpp"
 
@@ -258,9 +259,22 @@ int cmd_simulate(int argc, char** argv) {
   if (plan_it->second.find("dp=") == std::string::npos) plan.dp = l.scenario.cluster.gpus / (plan.tp * plan.pp);
   if (auto why = strategy::check_plan(l.problem, plan, false))
     throw UsageError("plan " + plan.to_string() + " is infeasible (" + why->first + "): " + why->second);
-  const auto backend = backend_name == "simgrid" ? sim::make_simgrid_backend() : sim::make_analytical_backend();
   const auto granularity = gran == "layer" ? strategy::Granularity::layer : strategy::Granularity::chunk;
-  const strategy::PlanResult r = strategy::evaluate(l.problem, plan, *backend, granularity);
+  strategy::PlanResult r;
+  if (backend_name == "simgrid") {
+    // SimGrid aborts on some errors: replay in a child process and report a failure cleanly.
+    const auto out = sim::run_isolated({[&] {
+                                          const auto backend = sim::make_simgrid_backend();
+                                          return strategy::serialize(strategy::evaluate(l.problem, plan, *backend, granularity));
+                                        }},
+                                       1);
+    if (!out.front().ok) throw std::runtime_error("SimGrid replay failed: " + out.front().error);
+    r = strategy::deserialize(out.front().payload, plan,
+                              strategy::plan_memory(l.problem.model, l.problem.training, plan,
+                                                    l.problem.cluster.gpu.reserved_memory));
+  } else {
+    r = strategy::evaluate(l.problem, plan, *sim::make_analytical_backend(), granularity);
+  }
   if (auto it = a.options.find("dot"); it != a.options.end())
     write_file(it->second, strategy::build_task_graph(l.problem.model, l.problem.training, l.problem.cluster, plan,
                                                       *l.problem.cost, granularity)

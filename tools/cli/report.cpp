@@ -265,9 +265,13 @@ std::string validation_table(const std::vector<scenario::ValidationCase>& cases,
   (void)cases;
   os << "\n" << s.cases << " cases: " << s.ok << " ok, " << s.infeasible << " infeasible, " << s.unsupported
      << " unsupported; " << s.scored << " scored, mean absolute error " << fmt("%.1f", s.mape) << " %\n";
-  for (const auto& g : s.groups)
-    os << "rank group " << pad(g.group, 26, false) << " Kendall tau " << pad(fmt("%+.2f", g.tau), 6) << " over "
-       << g.ids.size() << " cases\n";
+  for (const auto& g : s.groups) {
+    os << "rank group " << pad(g.group, 26, false);
+    if (g.tau)
+      os << " Kendall tau " << pad(fmt("%+.2f", *g.tau), 6) << " over " << g.ids.size() << " cases\n";
+    else
+      os << " Kendall tau    -   (" << g.reason << ")\n";
+  }
   return os.str();
 }
 
@@ -324,7 +328,8 @@ std::string validation_json(const std::vector<scenario::ValidationCase>& cases,
   for (const auto& g : s.groups) {
     w.begin_object();
     w.member("group", g.group);
-    w.member("kendall_tau", g.tau);
+    if (g.tau) w.member("kendall_tau", *g.tau);
+    else w.key("kendall_tau").null().member("reason", g.reason);
     w.key("cases").begin_array();
     for (const auto& id : g.ids) w.value(id);
     w.end_array();

@@ -82,16 +82,21 @@ Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<Ca
       abs_sum += std::fabs(*r.error_pct);
     }
     const ValidationCase& c = cases[i];
-    if (!c.rank_group.empty() && c.measured_rank_value && r.predicted_tokens_per_s_per_gpu) {
-      groups[c.rank_group].first.push_back(*c.measured_rank_value);
-      groups[c.rank_group].second.push_back(*r.predicted_tokens_per_s_per_gpu);
-      group_ids[c.rank_group].push_back(c.id);
+    if (c.rank_group.empty()) continue;
+    auto& g = groups[c.rank_group];
+    auto& ids = group_ids[c.rank_group];
+    if (c.measured_rank_value && r.predicted_tokens_per_s_per_gpu) {
+      g.first.push_back(*c.measured_rank_value);
+      g.second.push_back(*r.predicted_tokens_per_s_per_gpu);
+      ids.push_back(c.id);
     }
   }
   s.mape = s.scored > 0 ? abs_sum / s.scored : 0.0;
   for (const auto& [name, v] : groups) {
-    if (v.first.size() < 2) continue;
-    s.groups.push_back({name, group_ids[name], kendall_tau(v.first, v.second)});
+    GroupScore g{name, group_ids[name], std::nullopt, ""};
+    if (v.first.size() >= 2) g.tau = kendall_tau(v.first, v.second);
+    else g.reason = "fewer than two cases with a published throughput and a prediction";
+    s.groups.push_back(std::move(g));
   }
   return s;
 }

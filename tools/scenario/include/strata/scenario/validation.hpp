@@ -30,7 +30,8 @@ struct CaseResult {
 struct GroupScore {
   std::string group;
   std::vector<std::string> ids;  ///< cases that entered the score
-  double tau = 0;                ///< tau-b in [-1, 1]
+  std::optional<double> tau;     ///< tau-b in [-1, 1]; empty with fewer than two scorable cases
+  std::string reason;            ///< why tau is empty
 };
 
 /// Scores of a validation run.
@@ -43,7 +44,8 @@ struct Summary {
 /// Searches one case (finalists replayed on SimGrid unless `options.use_simgrid` is false).
 CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& options);
 
-/// Scores a set of results; rank groups need two cases with a published throughput.
+/// Scores a set of results. Every rank group is listed; its tau needs two cases with a published
+/// throughput and a prediction.
 Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<CaseResult>& results);
 
 /// Kendall's tau-b of two paired samples (ties handled); 0 if fewer than two pairs.

@@ -154,7 +154,11 @@ std::string problem_header(const Problem& pb) {
 
 std::string rank_table(const Problem& pb, const strategy::SearchResult& s, int top) {
   std::ostringstream os;
-  os << pad("#", 3) << "  " << pad("plan", 52, false) << pad("step s", 9) << pad("tok/s", 10) << pad("MFU %", 7)
+  std::size_t width = 4;
+  for (std::size_t i = 0; i < s.ranked.size() && static_cast<int>(i) < top; ++i)
+    width = std::max(width, short_plan(s.ranked[i].plan).size());
+  width += 2;
+  os << pad("#", 3) << "  " << pad("plan", width, false) << pad("step s", 9) << pad("tok/s", 10) << pad("MFU %", 7)
      << pad("mem GiB", 8) << pad("compute s", 10) << pad("TP s", 8) << pad("PP s", 8) << pad("DP s", 8)
      << pad("bubble s", 9) << "  backend\n";
   int i = 0;
@@ -162,7 +166,7 @@ std::string rank_table(const Problem& pb, const strategy::SearchResult& s, int t
     if (i >= top) break;
     ++i;
     const auto& b = r.breakdown.mean;
-    os << pad(std::to_string(i), 3) << "  " << pad(short_plan(r.plan), 52, false)
+    os << pad(std::to_string(i), 3) << "  " << pad(short_plan(r.plan), width, false)
        << pad(fmt("%.3f", r.step_time().value()), 9) << pad(fmt("%.0f", strategy::tokens_per_second(pb, r.step_time())), 10)
        << pad(fmt("%.1f", 100 * strategy::mfu(pb, r.step_time())), 7)
        << pad(fmt("%.1f", r.memory.peak.total().value() / kGiB), 8) << pad(fmt("%.3f", b.compute().value()), 10)

@@ -100,7 +100,6 @@ class Builder {
 
   void prepare_costs() {
     costs_ = plan_costs(model_, train_, cluster_, plan_, cost_);
-    tp_per_node_ = std::min(plan_.tp, net_.gpus_per_node);
     tp_contends_ = plan_.tp > net_.gpus_per_node;
     tp_ = layer_tp_collectives(shape_, net_.gpus_per_node);
     emb_tp_ = embedding_tp_collective(shape_, net_.gpus_per_node);
@@ -397,7 +396,6 @@ class Builder {
   PlanCosts costs_;
   std::vector<Collective> tp_;
   std::optional<Collective> emb_tp_;
-  int tp_per_node_ = 1;
   bool tp_contends_ = false;
   sim::GroupShape dp_group_;
   Bytes p2p_bytes_;

@@ -23,9 +23,10 @@ bool IntChoice::allows(int v) const {
 
 namespace {
 
-using Problem_ = std::optional<std::pair<std::string, std::string>>;
+// Why a plan cannot run: (short reason, detail), or nothing.
+using Verdict = std::optional<std::pair<std::string, std::string>>;
 
-Problem_ problem(std::string reason, std::string detail) {
+Verdict problem(std::string reason, std::string detail) {
   return std::make_pair(std::move(reason), std::move(detail));
 }
 
@@ -44,7 +45,7 @@ std::vector<int> divisors(int n) {
 
 }  // namespace
 
-Problem_ structural_problem(const Problem& pb, const Plan& p, bool tp_within_node) {
+Verdict structural_problem(const Problem& pb, const Plan& p, bool tp_within_node) {
   const ModelSpec& m = pb.model;
   const topo::ClusterSpec& c = pb.cluster;
   const int gpn = std::min(c.gpus_per_node, c.gpus);
@@ -95,7 +96,7 @@ Problem_ structural_problem(const Problem& pb, const Plan& p, bool tp_within_nod
   return std::nullopt;
 }
 
-Problem_ check_plan(const Problem& pb, const Plan& p, bool tp_within_node) {
+Verdict check_plan(const Problem& pb, const Plan& p, bool tp_within_node) {
   if (auto s = structural_problem(pb, p, tp_within_node)) return s;
   const MemoryReport mem = plan_memory(pb.model, pb.training, p, pb.cluster.gpu.reserved_memory);
   if (mem.peak.total() > pb.cluster.gpu.memory)

@@ -2,6 +2,9 @@
 
 #include <stdexcept>
 
+#include <fstream>
+#include <sstream>
+
 #include "strata/scenario/loader.hpp"
 #include "support.hpp"
 
@@ -100,6 +103,29 @@ TEST_CASE("loader: bad input names the file, line and key") {
   CHECK(e.find("search.tp: min is above max") != std::string::npos);
   e = error_of(std::string(kScenario) + "search:\n  recompute: [none, most]\n");
   CHECK(e.find("search.recompute: 'most' is not none, selective or full") != std::string::npos);
+}
+
+TEST_CASE("loader: GPU and cluster presets are checked the same way") {
+  test::TempDir d;
+  std::string gpu;
+  {
+    std::ifstream in(dirs().gpus / "a100-sxm-80gb.yaml");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    gpu = ss.str();
+  }
+  const auto at = gpu.find("nvlink: 300GB/s");
+  REQUIRE(at != std::string::npos);
+  const auto bad = d.write("g.yaml", std::string(gpu).replace(at, 15, "nvlink: 0GB/s"));
+  CHECK_THROWS_WITH_AS((void)scenario::load_gpu(bad), doctest::Contains("g.yaml:8: nvlink: must be positive"), InputError);
+  const auto eff = d.write("e.yaml", std::string(gpu).replace(gpu.find("matmul: 0.80"), 12, "matmul: 1.30"));
+  CHECK_THROWS_WITH_AS((void)scenario::load_gpu(eff), doctest::Contains("efficiency.matmul: must be in (0, 1]"), InputError);
+  const auto cluster = d.write("c.yaml", "name: c\ngpu: a100-sxm-80gb\ngpus_per_node: 8\nscale_up: {latency: 1us}\n"
+                                         "scale_out: {nics_per_node: 8, nic_bandwidth: 200Gbps, efficiency: 0.9,"
+                                         " latency: 5us, fabric: torus}\ncollectives: {launch: 40us, reduction_passes: 4,"
+                                         " p2p_launch: 10us}\n");
+  CHECK_THROWS_WITH_AS((void)scenario::load_cluster(cluster, dirs()), doctest::Contains("c.yaml:5: scale_out.fabric"),
+                       InputError);
 }
 
 TEST_CASE("loader: every message is one line") {

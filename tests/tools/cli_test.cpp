@@ -58,6 +58,17 @@ TEST_CASE("cli: bad input exits 2 with one line naming file, line and key") {
   CHECK(missing.out.find("cannot open file") != std::string::npos);
 }
 
+TEST_CASE("cli: validate refuses a malformed case file") {
+  TempDir d;
+  const auto f = d.write("cases.yaml", "version: 1\ncases:\n- id: a\n  model: {layers: two}\n");
+  const auto r = run_strata("validate '" + f.string() + "'");
+  CHECK(r.code == 2);
+  CHECK(r.out.find("cases.yaml:4: cases[0].model.layers: 'two' is not an integer") != std::string::npos);
+  const auto only = run_strata("validate '" + (strata::test::validation_dir() / "calibration.yaml").string() + "' --only nope");
+  CHECK(only.code == 2);
+  CHECK(only.out.find("no case with id 'nope'") != std::string::npos);
+}
+
 TEST_CASE("cli: an infeasible plan is refused with its reason") {
   const auto r = run_strata("simulate " + scenario_path("gpt3-175b-1024xa100.yaml") + " --plan 'tp=2 pp=1 dp=512 mbs=3'");
   CHECK(r.code == 2);

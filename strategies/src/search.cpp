@@ -326,7 +326,6 @@ SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOpt
     }
     const Candidate& c = en.feasible[it.index];
     PlanResult r = evaluate(pb, c.plan, *analytical, Granularity::chunk);
-    r.memory = c.memory;
     best.insert(std::upper_bound(best.begin(), best.end(), r.step_time()), r.step_time());
     screened.push_back(std::move(r));
     ++out.stats.screened;
@@ -339,6 +338,7 @@ SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOpt
 
   const std::size_t finals = std::min(keep, screened.size());
   std::vector<PlanResult> finalists;
+  std::vector<bool> is_final(screened.size(), false);
   if (opt.use_simgrid && finals > 0) {
     say("replaying " + std::to_string(finals) + " finalists on SimGrid");
     std::vector<std::function<std::string()>> jobs;
@@ -353,6 +353,7 @@ SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOpt
     for (std::size_t i = 0; i < finals; ++i) {
       if (results[i].ok) {
         finalists.push_back(deserialize(results[i].payload, screened[i].plan, screened[i].memory));
+        is_final[i] = true;
         ++out.stats.simulated;
       } else {
         ++out.stats.failed;
@@ -361,10 +362,6 @@ SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOpt
     }
     std::sort(finalists.begin(), finalists.end(), faster);
   }
-  std::vector<bool> is_final(screened.size(), false);
-  for (const PlanResult& f : finalists)
-    for (std::size_t i = 0; i < finals; ++i)
-      if (screened[i].plan == f.plan) is_final[i] = true;
   out.ranked = std::move(finalists);
   for (std::size_t i = 0; i < screened.size(); ++i)
     if (!is_final[i]) out.ranked.push_back(std::move(screened[i]));

@@ -1,17 +1,65 @@
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <tuple>
 
 #include "strata/sim/replay.hpp"
 
 namespace strata::sim {
 
-Seconds isolated_duration(const Task& task, const NetworkSpec& net) {
-  if (const auto* c = std::get_if<ComputeWork>(&task.work)) return c->duration;
-  if (const auto* col = std::get_if<CollectiveWork>(&task.work))
-    return isolated_time(lower(col->collective, net), net);
-  const auto& tr = std::get<TransferWork>(task.work);
-  return p2p_time(tr.bytes, net.node_of(task.gpu) == net.node_of(tr.dst_gpu), net);
+std::vector<Flow> task_flows(const Task& task, const NetworkSpec& net) {
+  std::vector<Flow> flows;
+  if (const auto* col = std::get_if<CollectiveWork>(&task.work)) {
+    if (!col->groups || !col->contends) return flows;
+    const CollectiveCost cost = lower(col->collective, net);
+    for (const auto& members : *col->groups) append_flows(col->collective, cost, members, net, flows);
+  } else if (const auto* tr = std::get_if<TransferWork>(&task.work)) {
+    if (tr->bytes.value() <= 0) return flows;
+    flows.push_back({task.gpu, tr->dst_gpu, tr->bytes.value()});
+    if (tr->siblings)
+      for (auto [a, b] : *tr->siblings) flows.push_back({a, b, tr->bytes.value()});
+  }
+  return flows;
 }
+
+struct IsolatedTimer::Impl {
+  explicit Impl(const NetworkSpec& n) : net(n), fabric(n.links()), loads(*fabric) {}
+  const NetworkSpec& net;
+  std::shared_ptr<const Fabric> fabric;
+  LinkLoads loads;
+  // (instances, op, algorithm, bytes) -> time; instances are shared by the tasks that use them.
+  std::map<std::tuple<const void*, int, int, double>, Seconds> memo;
+};
+
+IsolatedTimer::IsolatedTimer(const NetworkSpec& net) : impl_(std::make_unique<Impl>(net)) {}
+IsolatedTimer::~IsolatedTimer() = default;
+
+Seconds IsolatedTimer::operator()(const Task& task) {
+  const NetworkSpec& net = impl_->net;
+  if (const auto* c = std::get_if<ComputeWork>(&task.work)) return c->duration;
+  if (const auto* col = std::get_if<CollectiveWork>(&task.work)) {
+    const CollectiveCost cost = lower(col->collective, net);
+    if (!col->groups || !col->contends) return isolated_time(cost, net);
+    const auto key = std::make_tuple(static_cast<const void*>(col->groups.get()),
+                                     static_cast<int>(col->collective.op),
+                                     static_cast<int>(col->collective.algorithm), col->collective.buffer.value());
+    auto it = impl_->memo.find(key);
+    if (it != impl_->memo.end()) return it->second;
+    const Seconds t = fabric_time(cost, task_flows(task, net), impl_->loads);
+    impl_->memo.emplace(key, t);
+    return t;
+  }
+  const auto& tr = std::get<TransferWork>(task.work);
+  if (tr.bytes.value() <= 0) return Seconds(0);
+  const bool same = net.node_of(task.gpu) == net.node_of(tr.dst_gpu);
+  const Seconds fixed = net.p2p_launch + (same ? net.scale_up_latency : net.scale_out_latency);
+  if (!net.fabric && !tr.siblings) return p2p_time(tr.bytes, same, net);
+  impl_->loads.clear();
+  for (const Flow& f : task_flows(task, net)) impl_->loads.add(f.src, f.dst, f.bytes);
+  return fixed + impl_->loads.bottleneck();
+}
+
+Seconds isolated_duration(const Task& task, const NetworkSpec& net) { return IsolatedTimer(net)(task); }
 
 namespace {
 
@@ -24,6 +72,7 @@ class AnalyticalBackend final : public ReplayBackend {
     const auto t0 = std::chrono::steady_clock::now();
     const Adjacency adj = graph.adjacency();
     const std::size_t n = graph.size();
+    IsolatedTimer timer(net);
     ReplayResult out;
     out.timings.assign(n, TaskTiming{});
     std::vector<double> ready_at(n, 0.0);
@@ -37,7 +86,7 @@ class AnalyticalBackend final : public ReplayBackend {
       ready.pop_back();
       TaskTiming& t = out.timings[v];
       t.start = ready_at[v];
-      t.finish = t.start + isolated_duration(graph.task(v), net).value();
+      t.finish = t.start + timer(graph.task(v)).value();
       end = std::max(end, t.finish);
       for (auto i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
         const TaskId s = adj.targets[i];

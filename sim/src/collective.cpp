@@ -1,6 +1,8 @@
 #include "strata/sim/collective.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -12,8 +14,38 @@ std::string_view to_string(CollectiveOp op) {
     case CollectiveOp::reduce_scatter: return "reduce_scatter";
     case CollectiveOp::all_gather: return "all_gather";
     case CollectiveOp::all_to_all: return "all_to_all";
+    case CollectiveOp::broadcast: return "broadcast";
+    case CollectiveOp::send_recv: return "send_recv";
   }
   return "unknown";
+}
+
+std::optional<CollectiveOp> parse_collective_op(std::string_view s) {
+  std::string k(s);
+  std::replace(k.begin(), k.end(), '-', '_');
+  for (auto op : {CollectiveOp::all_reduce, CollectiveOp::reduce_scatter, CollectiveOp::all_gather,
+                  CollectiveOp::all_to_all, CollectiveOp::broadcast, CollectiveOp::send_recv})
+    if (to_string(op) == k) return op;
+  return std::nullopt;
+}
+
+std::string_view to_string(Algorithm a) {
+  switch (a) {
+    case Algorithm::automatic: return "auto";
+    case Algorithm::ring: return "ring";
+    case Algorithm::tree: return "tree";
+    case Algorithm::nvls: return "nvls";
+    case Algorithm::hierarchical: return "hierarchical";
+    case Algorithm::direct: return "direct";
+  }
+  return "unknown";
+}
+
+std::optional<Algorithm> parse_algorithm(std::string_view s) {
+  for (auto a : {Algorithm::automatic, Algorithm::ring, Algorithm::tree, Algorithm::nvls,
+                 Algorithm::hierarchical, Algorithm::direct})
+    if (to_string(a) == s) return a;
+  return std::nullopt;
 }
 
 void NetworkSpec::check() const {
@@ -26,62 +58,178 @@ void NetworkSpec::check() const {
   need(scale_out_bw.value() > 0, "scale_out_bw");
   need(reduction_bw.value() > 0, "reduction_bw");
   need(scale_up_latency.value() >= 0 && scale_out_latency.value() >= 0 &&
-           collective_launch.value() >= 0 && p2p_launch.value() >= 0,
+           collective_launch.value() >= 0 && p2p_launch.value() >= 0 && tree_latency.value() >= 0,
        "latency");
+  need(nvls_bw.value() >= 0 && loop_bytes.value() >= 0, "nvls_bw and loop_bytes");
+  need(partial_loop_efficiency > 0 && partial_loop_efficiency <= 1, "partial_loop_efficiency");
+  if (fabric) {
+    fabric->check();
+    if (fabric->gpus() < gpus || fabric->gpus_per_domain != gpus_per_node)
+      throw std::invalid_argument("network: fabric does not match the GPU count or domain size");
+  }
 }
+
+std::shared_ptr<const Fabric> NetworkSpec::links() const {
+  if (fabric) return fabric;
+  return std::make_shared<const Fabric>(make_flat_fabric(gpus, gpus_per_node, scale_up_bw, scale_out_bw));
+}
+
+namespace {
+
+bool reduces(CollectiveOp op) {
+  return op == CollectiveOp::all_reduce || op == CollectiveOp::reduce_scatter ||
+         op == CollectiveOp::all_gather;
+}
+
+// Most tree edges any domain has in NCCL's double binary tree (second tree mirrored).
+int tree_degree(int m) {
+  auto deg = [m](int i) { return (i > 0 ? 1 : 0) + (2 * i + 1 < m ? 1 : 0) + (2 * i + 2 < m ? 1 : 0); };
+  int worst = 0;
+  for (int i = 0; i < m; ++i) worst = std::max(worst, deg(i) + deg(m - 1 - i));
+  return worst;
+}
+
+int ceil_log2(int m) {
+  int k = 0;
+  while ((1 << k) < m) ++k;
+  return k;
+}
+
+}  // namespace
+
+bool applicable(Algorithm a, CollectiveOp op, GroupShape group, const NetworkSpec& net) {
+  const int m = group.nodes(), g = group.per_node;
+  const bool pairwise = op == CollectiveOp::all_to_all || op == CollectiveOp::send_recv;
+  switch (a) {
+    case Algorithm::automatic: return true;
+    case Algorithm::ring: return !pairwise;
+    case Algorithm::tree: return op == CollectiveOp::all_reduce && m > 1;
+    case Algorithm::nvls: return reduces(op) && m == 1 && g > 1 && net.nvls_bw.value() > 0;
+    case Algorithm::hierarchical: return reduces(op) && m > 1 && g > 1;
+    case Algorithm::direct: return pairwise;
+  }
+  return false;
+}
+
+namespace {
+
+CollectiveCost lower_with(Algorithm a, const Collective& c, const NetworkSpec& net) {
+  const int n = c.group.size, g = c.group.per_node, m = n / g;
+  const double s = c.buffer.value();
+  const double frac = static_cast<double>(n - 1) / n;
+  const bool ar = c.op == CollectiveOp::all_reduce;
+  // NCCL moves a buffer in loops of loop_bytes per rank; below one loop its chunks are short and
+  // the pipeline runs at a lower rate (the staircase nccl-tests shows at small sizes).
+  const bool partial = net.loop_bytes.value() > 0 && s / n < net.loop_bytes.value();
+  const double eff = partial ? net.partial_loop_efficiency : 1.0;
+  const Seconds up_hop = net.scale_up_latency, out_hop = net.scale_out_latency;
+  const Seconds tree_hop = net.tree_latency.value() > 0 ? net.tree_latency : out_hop;
+
+  CollectiveCost cost;
+  cost.algorithm = a;
+  double up = 0, out = 0, local = 0;
+  Seconds latency;
+  switch (a) {
+    case Algorithm::automatic: throw std::logic_error("lower_with: automatic");
+    case Algorithm::ring: {
+      double sent = 0;
+      if (ar) {
+        sent = 2 * frac * s, cost.steps = 2 * (n - 1), local = s;
+      } else if (c.op == CollectiveOp::broadcast) {
+        sent = s, cost.steps = n - 1;
+      } else {
+        sent = frac * s, cost.steps = n - 1, local = s / 2;
+      }
+      // One ring per channel; each member is the domain's exit for 1/g of the channels, so its
+      // NIC carries 1/g of what it sends and NVLink the rest.
+      if (m == 1) {
+        up = sent;
+      } else {
+        up = sent * (g - 1) / g, out = sent / g;
+      }
+      latency = (m > 1 ? std::max(up_hop, out_hop) : up_hop) * cost.steps;
+      up /= eff, out /= eff;
+      break;
+    }
+    case Algorithm::hierarchical: {
+      // Reduce-scatter inside the domain, the collective across domains on every rail with 1/g
+      // of the buffer, all-gather inside the domain (all-reduce); half of it for RS or AG.
+      const double k = ar ? 2 : 1;
+      up = k * s * (g - 1) / g, out = k * s * (m - 1) / m / g;
+      cost.steps = static_cast<int>(k) * ((g - 1) + (m - 1));
+      latency = up_hop * (k * (g - 1)) + out_hop * (k * (m - 1));
+      local = ar ? s : s / 2;
+      up /= eff, out /= eff;
+      break;
+    }
+    case Algorithm::tree: {
+      // Double binary tree across domains: each tree carries half the buffer up and down its
+      // edges, spread over the domain's g NICs; the busiest domain has tree_degree edges (2S for
+      // large trees, like a ring). A chain inside each domain.
+      out = tree_degree(m) * s / (2.0 * g), up = g > 1 ? 2 * s * (g - 1) / g : 0;
+      const int depth = ceil_log2(m);
+      cost.steps = 2 * (depth + (g - 1));
+      latency = tree_hop * (2 * depth) + up_hop * (2 * (g - 1));
+      local = s;
+      up /= eff, out /= eff;
+      break;
+    }
+    case Algorithm::nvls: {
+      // The switch reduces and multicasts: a member sends its buffer (share) once and receives
+      // the result once, at the NVLS rate.
+      const double ratio = net.scale_up_bw / net.nvls_bw;
+      up = (ar ? s : frac * s) * ratio;
+      cost.steps = ar ? 2 : 1;
+      latency = up_hop * cost.steps;
+      break;
+    }
+    case Algorithm::direct: {
+      if (c.op == CollectiveOp::send_recv) {
+        (m == 1 ? up : out) = s;
+      } else {
+        // Pairwise exchange: the share for ranks of the same domain stays on NVLink; the rest
+        // leaves through the member's NIC (aggregated per destination domain, as PXN does).
+        up = s * (g - 1) / n, out = s * (n - g) / n;
+      }
+      cost.steps = 1;
+      latency = m > 1 ? out_hop : up_hop;
+      break;
+    }
+  }
+  cost.load.scale_up = Bytes(up);
+  cost.load.scale_out = Bytes(out);
+  cost.fixed = net.collective_launch + latency + Bytes(local) / net.reduction_bw;
+  return cost;
+}
+
+}  // namespace
 
 CollectiveCost lower(const Collective& c, const NetworkSpec& net) {
   const int n = c.group.size;
   const int g = c.group.per_node;
   if (n < 1 || g < 1 || n % g != 0)
     throw std::invalid_argument("collective group of " + std::to_string(n) + " ranks cannot have " +
-                                std::to_string(g) + " per node");
-  if (n == 1 || c.buffer.value() <= 0) return {};
-  const int nodes = n / g;
-  const double s = c.buffer.value();
-  const double frac = static_cast<double>(n - 1) / n;
-
-  // Bytes each rank sends in total, and how many sequential ring steps that takes.
-  double sent = 0;
-  int steps = 0;
-  double local_work = 0;  // bytes of buffer copied/reduced locally
-  switch (c.op) {
-    case CollectiveOp::all_reduce:
-      sent = 2 * frac * s;
-      steps = 2 * (n - 1);
-      local_work = s;
-      break;
-    case CollectiveOp::reduce_scatter:
-    case CollectiveOp::all_gather:
-      sent = frac * s;
-      steps = n - 1;
-      local_work = s / 2;
-      break;
-    case CollectiveOp::all_to_all:
-      sent = frac * s;
-      steps = 1;
-      local_work = 0;
-      break;
+                                std::to_string(g) + " per domain");
+  if (c.op == CollectiveOp::send_recv && n != 2)
+    throw std::invalid_argument("send/recv needs a group of 2 ranks, not " + std::to_string(n));
+  if (n == 1 || c.buffer.value() <= 0) return CollectiveCost{{}, Seconds(0), 0, Algorithm::ring};
+  if (c.algorithm != Algorithm::automatic) {
+    if (!applicable(c.algorithm, c.op, c.group, net))
+      throw std::invalid_argument("algorithm " + std::string(to_string(c.algorithm)) + " does not apply to " +
+                                  std::string(to_string(c.op)) + " over " + std::to_string(n) + " ranks in " +
+                                  std::to_string(c.group.nodes()) + " domain(s)");
+    return lower_with(c.algorithm, c, net);
   }
-
-  CollectiveCost cost;
-  cost.steps = steps;
-  if (c.op == CollectiveOp::all_to_all) {
-    // Pairwise exchange: the share destined to ranks of the same node stays on NVLink.
-    cost.load.scale_up = Bytes(s * (g - 1) / n);
-    cost.load.scale_out = Bytes(s * (n - g) / n);
-  } else if (nodes == 1) {
-    cost.load.scale_up = Bytes(sent);
-  } else {
-    // One ring per channel; each member is the node's exit for 1/g of the channels, so its NIC
-    // carries 1/g of what it sends and NVLink the rest.
-    cost.load.scale_up = Bytes(sent * (g - 1) / g);
-    cost.load.scale_out = Bytes(sent / g);
+  CollectiveCost best;
+  Seconds best_time(0);
+  bool found = false;
+  for (auto a : {Algorithm::ring, Algorithm::nvls, Algorithm::hierarchical, Algorithm::tree, Algorithm::direct}) {
+    if (!applicable(a, c.op, c.group, net)) continue;
+    const CollectiveCost cost = lower_with(a, c, net);
+    const Seconds t = isolated_time(cost, net);
+    if (!found || t < best_time) best = cost, best_time = t, found = true;
   }
-  const Seconds hop = nodes > 1 ? std::max(net.scale_up_latency, net.scale_out_latency)
-                                : net.scale_up_latency;
-  cost.fixed = net.collective_launch + hop * steps + Bytes(local_work) / net.reduction_bw;
-  return cost;
+  return best;
 }
 
 Seconds isolated_time(const CollectiveCost& cost, const NetworkSpec& net) {
@@ -89,6 +237,92 @@ Seconds isolated_time(const CollectiveCost& cost, const NetworkSpec& net) {
   const Seconds up = cost.load.scale_up / net.scale_up_bw;
   const Seconds out = cost.load.scale_out / net.scale_out_bw;
   return cost.fixed + std::max(up, out);
+}
+
+double bus_factor(CollectiveOp op, int ranks) {
+  const double n = ranks;
+  switch (op) {
+    case CollectiveOp::all_reduce: return 2 * (n - 1) / n;
+    case CollectiveOp::reduce_scatter:
+    case CollectiveOp::all_gather:
+    case CollectiveOp::all_to_all: return (n - 1) / n;
+    case CollectiveOp::broadcast:
+    case CollectiveOp::send_recv: return 1;
+  }
+  return 1;
+}
+
+void append_flows(const Collective& c, const CollectiveCost& cost, const std::vector<int>& members,
+                  const NetworkSpec& net, std::vector<Flow>& out) {
+  const int n = c.group.size, g = c.group.per_node, m = n / g;
+  if (static_cast<int>(members.size()) != n)
+    throw std::invalid_argument("collective over " + std::to_string(n) + " ranks given " +
+                                std::to_string(members.size()) + " members");
+  if (cost.steps == 0) return;
+  // Members by domain, in the order given.
+  std::vector<int> order;
+  order.reserve(members.size());
+  std::vector<int> domains;
+  for (int r : members) {
+    const int d = net.node_of(r);
+    if (std::find(domains.begin(), domains.end(), d) == domains.end()) domains.push_back(d);
+  }
+  if (static_cast<int>(domains.size()) != m)
+    throw std::invalid_argument("collective members span " + std::to_string(domains.size()) +
+                                " domains, the shape says " + std::to_string(m));
+  for (int d : domains) {
+    int here = 0;
+    for (int r : members)
+      if (net.node_of(r) == d) order.push_back(r), ++here;
+    if (here != g) throw std::invalid_argument("collective members are not " + std::to_string(g) + " per domain");
+  }
+  auto at = [&](int j, int k) { return order[static_cast<std::size_t>(j * g + k)]; };
+  const double up = cost.load.scale_up.value(), nic = cost.load.scale_out.value();
+
+  if (c.op == CollectiveOp::send_recv) {
+    out.push_back({order[0], order[1], up + nic});
+    return;
+  }
+  if (cost.algorithm == Algorithm::direct) {
+    for (int j = 0; j < m; ++j)
+      for (int k = 0; k < g; ++k) {
+        for (int k2 = 0; k2 < g && g > 1; ++k2)
+          if (k2 != k) out.push_back({at(j, k), at(j, k2), up / (g - 1)});
+        for (int j2 = 0; j2 < m && m > 1; ++j2)
+          if (j2 != j) out.push_back({at(j, k), at(j2, k), nic / (m - 1)});
+      }
+    return;
+  }
+  // Inside domains: each member streams its NVLink share to the next member of the domain.
+  if (g > 1 && up > 0)
+    for (int j = 0; j < m; ++j)
+      for (int k = 0; k < g; ++k) out.push_back({at(j, k), at(j, (k + 1) % g), up});
+  if (m == 1 || nic <= 0) return;
+  if (cost.algorithm == Algorithm::tree) {
+    const double edge = nic / tree_degree(m);
+    // Two binary trees over the domains, the second mirrored so that the inner nodes of one are
+    // leaves of the other; every edge carries its tree's half of the buffer each way, spread over the rails.
+    for (int t = 0; t < 2; ++t)
+      for (int i = 1; i < m; ++i) {
+        const int child = t == 0 ? i : m - 1 - i;
+        const int parent = t == 0 ? (i - 1) / 2 : m - 1 - (i - 1) / 2;
+        for (int k = 0; k < g; ++k) {
+          out.push_back({at(child, k), at(parent, k), edge});
+          out.push_back({at(parent, k), at(child, k), edge});
+        }
+      }
+    return;
+  }
+  // Rings across domains, one per rail.
+  for (int j = 0; j < m; ++j)
+    for (int k = 0; k < g; ++k) out.push_back({at(j, k), at((j + 1) % m, k), nic});
+}
+
+Seconds fabric_time(const CollectiveCost& cost, const std::vector<Flow>& flows, LinkLoads& loads) {
+  if (cost.steps == 0) return Seconds(0);
+  loads.clear();
+  for (const Flow& f : flows) loads.add(f.src, f.dst, f.bytes);
+  return cost.fixed + loads.bottleneck();
 }
 
 Seconds p2p_time(Bytes bytes, bool same_node, const NetworkSpec& net) {

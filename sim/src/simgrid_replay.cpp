@@ -8,16 +8,23 @@
 //   the replay in progress;
 // - the simulated clock does not restart with a new Engine: times are taken relative to start.
 //
-// The platform holds only the GPUs the graph uses (the representative pipeline; its replicas are
-// mirrors by symmetry). Each GPU is two hosts in one star zone: "gN" owns the NVLink port, "nN"
-// the NIC port. Collectives become self-loop flows through the member's own ports (by symmetry,
-// what a member sends equals what it receives), transfers become flows between two GPUs' ports.
+// The platform holds the fabric's links that the graph's flows use. A GPU appears as up to four
+// hosts in one star zone, one per level of the tree a flow climbs: "gN" routes through its NVLink
+// port, "nN" through its NIC, "pN" through its NIC and leaf uplink, "tN" through NIC, leaf and
+// pod uplinks. A flow between GPUs a and b whose lowest shared level is L goes from a's host at L
+// to b's host at L, so it crosses exactly the links of Fabric::route(a, b) (the star's centre is
+// the switch at that level). Collectives with group instances become flows between their
+// members, every instance at once; collectives without them stay self-loops through the task
+// GPU's own ports (by symmetry what a member sends equals what it receives).
 
 #include <simgrid/s4u.hpp>
 #include <xbt/log.h>
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <tuple>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -40,7 +47,8 @@ SimGridRun* g_current = nullptr;  // the replay the completion callback feeds
 
 class SimGridRun {
  public:
-  SimGridRun(const TaskGraph& graph, const NetworkSpec& net) : graph_(graph), net_(net) {}
+  SimGridRun(const TaskGraph& graph, const NetworkSpec& net)
+      : graph_(graph), net_(net), fabric_(net.links()) {}
 
   ReplayResult run() {
     static bool configured = false;
@@ -57,6 +65,7 @@ class SimGridRun {
       });
       configured = true;
     }
+    plan_flows();
     build_platform();
     adj_ = graph_.adjacency();
     const std::size_t n = graph_.size();
@@ -94,30 +103,74 @@ class SimGridRun {
   }
 
  private:
-  void build_platform() {
-    auto* zone = sg4::create_star_zone("cluster");
-    for (int gpu : graph_.gpus()) {
-      const std::string id = std::to_string(gpu);
-      Ports p;
-      p.gpu = zone->create_host("g" + id, kHostSpeed)->set_core_count(kCores)->seal();
-      p.nic = zone->create_host("n" + id, kHostSpeed)->set_core_count(kCores)->seal();
-      auto* nvl = zone->create_split_duplex_link("nvl" + id, net_.scale_up_bw.value())
-                      ->set_latency(0)
-                      ->seal();
-      auto* nic = zone->create_split_duplex_link("ib" + id, net_.scale_out_bw.value())
-                      ->set_latency(0)
-                      ->seal();
-      for (auto [host, link] : {std::pair{p.gpu, nvl}, std::pair{p.nic, nic}}) {
-        zone->add_route(host->get_netpoint(), nullptr, nullptr, nullptr,
-                        {{link, sg4::LinkInRoute::Direction::UP}}, true);
-        zone->add_route(host->get_netpoint(), host->get_netpoint(), nullptr, nullptr,
-                        {{link, sg4::LinkInRoute::Direction::UP},
-                         {link, sg4::LinkInRoute::Direction::DOWN}},
-                        false);
+  // Flows of every communication task, computed once (tasks sharing instances share them).
+  void plan_flows() {
+    flows_.assign(graph_.size(), nullptr);
+    std::map<std::tuple<const void*, int, int, double>, std::shared_ptr<const std::vector<Flow>>> memo;
+    for (TaskId v = 0; v < graph_.size(); ++v) {
+      const Task& t = graph_.task(v);
+      if (const auto* col = std::get_if<CollectiveWork>(&t.work)) {
+        if (!col->groups || !col->contends) continue;
+        const auto key = std::make_tuple(static_cast<const void*>(col->groups.get()),
+                                         static_cast<int>(col->collective.op),
+                                         static_cast<int>(col->collective.algorithm),
+                                         col->collective.buffer.value());
+        auto& f = memo[key];
+        if (!f) f = std::make_shared<const std::vector<Flow>>(task_flows(t, net_));
+        flows_[v] = f;
+      } else if (std::holds_alternative<TransferWork>(t.work)) {
+        flows_[v] = std::make_shared<const std::vector<Flow>>(task_flows(t, net_));
       }
-      ports_.emplace(gpu, p);
     }
-    zone->seal();
+  }
+
+  sg4::Host* endpoint(int gpu, Level level) {
+    const int l = level == Level::self ? 0 : static_cast<int>(level) - 1;
+    const std::size_t key = static_cast<std::size_t>(gpu) * 4 + static_cast<std::size_t>(l);
+    auto it = hosts_.find(key);
+    if (it != hosts_.end()) return it->second;
+    static constexpr const char* kPrefix[] = {"g", "n", "p", "t"};
+    sg4::Host* h = zone_->create_host(kPrefix[l] + std::to_string(gpu), kHostSpeed)->set_core_count(kCores)->seal();
+    const Route up = fabric_->half_route(gpu, level == Level::self ? Level::domain : level);
+    std::vector<sg4::LinkInRoute> links;
+    for (const Hop& hop : up) links.emplace_back(link(hop.link), sg4::LinkInRoute::Direction::UP);
+    zone_->add_route(h->get_netpoint(), nullptr, nullptr, nullptr, links, true);
+    if (l <= 1) {
+      // Self-loop through the NVLink port (or the NIC), out and back.
+      zone_->add_route(h->get_netpoint(), h->get_netpoint(), nullptr, nullptr,
+                       {{links[0].get_link(), sg4::LinkInRoute::Direction::UP},
+                        {links[0].get_link(), sg4::LinkInRoute::Direction::DOWN}},
+                       false);
+    }
+    hosts_.emplace(key, h);
+    return h;
+  }
+
+  sg4::Link* link(int id) {
+    auto it = links_.find(id);
+    if (it != links_.end()) return it->second;
+    const FabricLink& fl = fabric_->links[static_cast<std::size_t>(id)];
+    sg4::Link* l = zone_->create_split_duplex_link(fl.name(), fl.bandwidth.value())->set_latency(0)->seal();
+    links_.emplace(id, l);
+    return l;
+  }
+
+  void build_platform() {
+    zone_ = sg4::create_star_zone("cluster");
+    for (int gpu : graph_.gpus()) endpoint(gpu, Level::domain);
+    for (TaskId v = 0; v < graph_.size(); ++v) {
+      const auto* col = std::get_if<CollectiveWork>(&graph_.task(v).work);
+      if (col != nullptr && col->contends && !col->groups) endpoint(graph_.task(v).gpu, Level::leaf);
+    }
+    for (const auto& fl : flows_) {
+      if (!fl) continue;
+      for (const Flow& f : *fl) {
+        const Level lv = fabric_->level(f.src, f.dst);
+        endpoint(f.src, lv);
+        endpoint(f.dst, lv);
+      }
+    }
+    zone_->seal();
   }
 
   // Starts every ready task; zero-time tasks finish at once and may make more tasks ready.
@@ -152,7 +205,7 @@ class SimGridRun {
       sg4::ExecPtr exec = sg4::Exec::init();
       exec->set_flops_amount(delay.value() * kHostSpeed);
       exec->set_data(reinterpret_cast<void*>(static_cast<std::uintptr_t>(v)));
-      exec->set_host(ports_.at(t.gpu).gpu);
+      exec->set_host(endpoint(t.gpu, Level::domain));
       exec->vetoable_start();
       keep(exec);
     } else if (start_flows(v)) {
@@ -165,28 +218,28 @@ class SimGridRun {
   // Starts the flows of task v after its fixed delay; returns false if it has none.
   bool start_flows(TaskId v) {
     const Task& t = graph_.task(v);
-    const Ports& src = ports_.at(t.gpu);
     int started = 0;
-    auto flow = [&](sg4::Host* from, sg4::Host* to, Bytes bytes) {
-      if (bytes.value() <= 0) return;
+    auto flow = [&](sg4::Host* from, sg4::Host* to, double bytes) {
+      if (bytes <= 0) return;
       // sendto_async starts the comm; it cannot complete before control returns to the engine,
       // so tagging it afterwards is safe. (sendto_init + both ends + start would start it twice.)
-      sg4::CommPtr comm = sg4::Comm::sendto_async(from, to, static_cast<std::uint64_t>(bytes.value()));
+      sg4::CommPtr comm = sg4::Comm::sendto_async(from, to, static_cast<std::uint64_t>(bytes));
       comm->set_data(reinterpret_cast<void*>(static_cast<std::uintptr_t>(v)));
       keep(comm);
       ++started;
     };
-    if (const auto* col = std::get_if<CollectiveWork>(&t.work)) {
+    if (flows_[v]) {
+      for (const Flow& f : *flows_[v]) {
+        const Level lv = fabric_->level(f.src, f.dst);
+        flow(endpoint(f.src, lv), endpoint(f.dst, lv), f.bytes);
+      }
+    } else if (const auto* col = std::get_if<CollectiveWork>(&t.work)) {
       if (!col->contends) return false;
+      // No instances: the member's own ports carry its load out and back.
       const CollectiveCost cost = lower(col->collective, net_);
-      flow(src.gpu, src.gpu, cost.load.scale_up);
-      flow(src.nic, src.nic, cost.load.scale_out);
-    } else if (const auto* tr = std::get_if<TransferWork>(&t.work)) {
-      const Ports& dst = ports_.at(tr->dst_gpu);
-      if (net_.node_of(t.gpu) == net_.node_of(tr->dst_gpu))
-        flow(src.gpu, dst.gpu, tr->bytes);
-      else
-        flow(src.nic, dst.nic, tr->bytes);
+      const int gpu = t.gpu;
+      flow(endpoint(gpu, Level::self), endpoint(gpu, Level::self), cost.load.scale_up.value());
+      flow(endpoint(gpu, Level::leaf), endpoint(gpu, Level::leaf), cost.load.scale_out.value());
     }
     remaining_[v] = started;
     return started > 0;
@@ -223,15 +276,14 @@ class SimGridRun {
     live_.emplace(key, std::move(a));
   }
 
-  struct Ports {
-    sg4::Host* gpu = nullptr;
-    sg4::Host* nic = nullptr;
-  };
-
   const TaskGraph& graph_;
   const NetworkSpec& net_;
   Adjacency adj_;
-  std::unordered_map<int, Ports> ports_;
+  std::shared_ptr<const Fabric> fabric_;
+  sg4::NetZone* zone_ = nullptr;
+  std::unordered_map<std::size_t, sg4::Host*> hosts_;
+  std::unordered_map<int, sg4::Link*> links_;
+  std::vector<std::shared_ptr<const std::vector<Flow>>> flows_;
   std::vector<std::uint32_t> pending_;
   std::vector<std::uint8_t> phase_;
   std::vector<int> remaining_;

@@ -86,11 +86,11 @@ TEST_CASE("cases: an unknown GPU or plan field makes the case unsupported, not t
   test::TempDir d;
   const auto f = d.write("c.yaml",
                          "version: 1\ncases:\n- id: a\n  model: {layers: 2, hidden: 64, heads: 4}\n"
-                         "  cluster: {gpu: b200, gpus: 8, gpus_per_node: 8}\n  plan: {tp: 1, global_batch: 8}\n"
+                         "  cluster: {gpu: x9000, gpus: 8, gpus_per_node: 8}\n  plan: {tp: 1, global_batch: 8}\n"
                          "- id: b\n  model: {layers: 2, hidden: 64, heads: 4}\n"
                          "  cluster: {gpu: a100-sxm-80gb, gpus: 8, gpus_per_node: 8}\n  plan: {tp: 1, ep: 4, global_batch: 8}\n");
   const auto cases = scenario::load_cases(f, dirs());
   REQUIRE(cases.size() == 2);
-  CHECK(cases[0].unsupported->find("unknown GPU 'b200'") != std::string::npos);
+  CHECK(cases[0].unsupported->find("unknown GPU 'x9000'") != std::string::npos);
   CHECK(cases[1].unsupported->find("plan.ep is not modelled") != std::string::npos);
 }

@@ -87,8 +87,8 @@ TEST_CASE("loader: bad input names the file, line and key") {
   CHECK(e.find(":7: training.global_batch: must be a positive integer") != std::string::npos);
   e = error_of(with("  gpus: 64", "  gpus: 60"));
   CHECK(e.find("cluster.gpus: 60 is not a multiple of gpus_per_node") != std::string::npos);
-  e = error_of(with("  gpus: 64\n", "  gpus: 64\n  gpu: b200\n"));
-  CHECK(e.find("cluster.gpu: unknown GPU 'b200'") != std::string::npos);
+  e = error_of(with("  gpus: 64\n", "  gpus: 64\n  gpu: x9000\n"));
+  CHECK(e.find("cluster.gpu: unknown GPU 'x9000'") != std::string::npos);
   e = error_of(with("  gpus: 64\n", "  gpus: 64\n  scale_out: {nic_bandwidth: 0Gbps}\n"));
   CHECK(e.find("cluster.scale_out.nic_bandwidth: must be positive") != std::string::npos);
   e = error_of(with("  gpus: 64\n", "  gpus: 64\n  scale_out: {nic_bandwidth: 400}\n"));
@@ -122,9 +122,9 @@ TEST_CASE("loader: GPU and cluster presets are checked the same way") {
   CHECK_THROWS_WITH_AS((void)scenario::load_gpu(eff), doctest::Contains("efficiency.matmul: must be in (0, 1]"), InputError);
   const auto cluster = d.write("c.yaml", "name: c\ngpu: a100-sxm-80gb\ngpus_per_node: 8\nscale_up: {latency: 1us}\n"
                                          "scale_out: {nics_per_node: 8, nic_bandwidth: 200Gbps, efficiency: 0.9,"
-                                         " latency: 5us, fabric: torus}\ncollectives: {launch: 40us, reduction_passes: 4,"
+                                         " latency: 5us, topology: torus}\ncollectives: {launch: 40us, reduction_passes: 4,"
                                          " p2p_launch: 10us}\n");
-  CHECK_THROWS_WITH_AS((void)scenario::load_cluster(cluster, dirs()), doctest::Contains("c.yaml:5: scale_out.fabric"),
+  CHECK_THROWS_WITH_AS((void)scenario::load_cluster(cluster, dirs()), doctest::Contains("c.yaml:5: scale_out.topology"),
                        InputError);
 }
 

@@ -37,8 +37,8 @@ TEST_CASE("cluster: impossible values are rejected with the field's name") {
   c.gpu.matmul_efficiency = 1.5;
   CHECK_THROWS_WITH_AS(c.check(), doctest::Contains("efficiency.matmul"), std::invalid_argument);
   c = test::test_cluster(64);
-  c.scale_out.fabric = "dragonfly";
-  CHECK_THROWS_WITH_AS(c.check(), doctest::Contains("fabric"), std::invalid_argument);
+  c.scale_out.oversubscription = 0.5;
+  CHECK_THROWS_WITH_AS(c.check(), doctest::Contains("oversubscription"), std::invalid_argument);
 }
 
 TEST_CASE("gpu: precisions without matrix units are reported") {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -16,7 +17,9 @@
 #include <unistd.h>
 #include <vector>
 
+#include "network.hpp"
 #include "report.hpp"
+#include "strata/scenario/units.hpp"
 #include "strata/scenario/cases.hpp"
 #include "strata/scenario/loader.hpp"
 #include "strata/scenario/validation.hpp"
@@ -43,6 +46,8 @@ commands:
   rank SCENARIO        enumerate, screen and simulate every plan of a scenario; print the best
   simulate SCENARIO    simulate one plan (--plan "tp=8 pp=8 dp=16 ...") in detail
   validate CASES       predict published runs (shared/validation format) and score the predictions
+  topo CLUSTER         what a cluster preset builds: switches, links, bisection, a path
+  collective CLUSTER   time a collective (or a sweep of sizes) the way nccl-tests reports it
 
 Run 'strata COMMAND --help' for a command's options.
 Exit codes: 0 success, 2 bad input, 1 internal error.
@@ -98,6 +103,37 @@ options:
   --finalists N     plans per case replayed on SimGrid (default 3)
   --analytical      analytical backend only (no SimGrid)
   --quiet           no progress lines on stderr
+)";
+
+const char* kTopoHelp = R"(usage: strata topo CLUSTER [OPTIONS]
+
+Prints what a cluster preset (a file, or a name under topologies/clusters) builds for a GPU count:
+GPUs, nodes, NVLink domains, leaf/spine/core switches, links, scale-out and bisection bandwidth
+per GPU, and the route and bottleneck link between two GPUs.
+
+options:
+  --gpus N          cluster size (default: 1024, rounded up to whole NVLink domains)
+  --from A          first GPU of the path (default 0)
+  --to B            second GPU of the path (default: the last GPU)
+  --json FILE       write the same as JSON
+)";
+
+const char* kCollectiveHelp = R"(usage: strata collective CLUSTER --op OP --ranks N (--size BYTES | --sweep MIN:MAX) [OPTIONS]
+
+Times one collective on the cluster's fabric with strata's NCCL model and prints time, algorithm
+bandwidth and bus bandwidth (nccl-tests' definition: busbw = algbw x 2(n-1)/n for all-reduce,
+(n-1)/n for reduce-scatter, all-gather and all-to-all).
+
+options:
+  --op OP           all-reduce, reduce-scatter, all-gather, all-to-all, broadcast, send-recv
+  --ranks N         ranks in the group (GPUs 0..N-1 with --stride 1)
+  --size BYTES      one buffer size, e.g. 1GiB, 64MiB
+  --sweep MIN:MAX   sizes from MIN to MAX doubling (MIN:MAX:F multiplies by F), e.g. 1MiB:1GiB
+  --algo A          auto (NCCL's choice, default), ring, tree, nvls, hierarchical, direct
+  --stride S        rank i on GPU i*S, and S such groups run at once (offsets 0..S-1): e.g. the
+                    eight data-parallel groups of tensor-parallel 8 share the fabric (default 1)
+  --gpus N          cluster size (default: ranks x stride, rounded up to whole NVLink domains)
+  --json FILE       write the rows as JSON
 )";
 
 struct Args {
@@ -329,6 +365,103 @@ int cmd_validate(int argc, char** argv) {
   return 0;
 }
 
+std::filesystem::path cluster_file(const std::string& arg, const scenario::DataDirs& dirs) {
+  if (std::filesystem::exists(arg)) return arg;
+  const auto preset = dirs.clusters / (arg + ".yaml");
+  if (std::filesystem::exists(preset)) return preset;
+  throw UsageError("no cluster file or preset '" + arg + "' (presets live in " + dirs.clusters.string() + ")");
+}
+
+topo::ClusterSpec load_sized_cluster(const std::string& arg, int gpus) {
+  const auto dirs = scenario::default_data_dirs();
+  const auto file = cluster_file(arg, dirs);
+  const topo::ClusterSpec preset = scenario::load_cluster(file, dirs, 0);
+  const int domain = preset.scale_up.domain > 0 ? preset.scale_up.domain : preset.gpus_per_node;
+  const int n = gpus > domain ? (gpus + domain - 1) / domain * domain : gpus;
+  return scenario::load_cluster(file, dirs, n);
+}
+
+int cmd_topo(int argc, char** argv) {
+  const Args a = parse_args(argc, argv, {"gpus", "from", "to", "json"}, {"help"});
+  if (a.flags.count("help")) {
+    std::cout << kTopoHelp;
+    return 0;
+  }
+  const topo::ClusterSpec c = load_sized_cluster(one_positional(a, "CLUSTER"), int_option(a, "gpus", 1024, 1));
+  const int from = int_option(a, "from", 0, 0);
+  const int to = int_option(a, "to", c.gpus - 1, 0);
+  try {
+    std::cout << cli::topo_report(c, from, to);
+    if (a.options.count("json")) write_file(a.options.at("json"), cli::topo_json(c, from, to));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  return 0;
+}
+
+std::vector<double> sweep_sizes(const std::string& spec) {
+  std::vector<std::string> parts;
+  std::stringstream ss(spec);
+  std::string p;
+  while (std::getline(ss, p, ':')) parts.push_back(p);
+  if (parts.size() < 2 || parts.size() > 3) throw UsageError("--sweep needs MIN:MAX or MIN:MAX:FACTOR, got '" + spec + "'");
+  double lo = 0, hi = 0, factor = 2;
+  try {
+    lo = scenario::parse_bytes(parts[0]).value();
+    hi = scenario::parse_bytes(parts[1]).value();
+    if (parts.size() == 3) factor = std::stod(parts[2]);
+  } catch (const std::exception& e) {
+    throw UsageError("--sweep '" + spec + "': " + e.what());
+  }
+  if (!(lo > 0) || hi < lo || !(factor > 1)) throw UsageError("--sweep needs 0 < MIN <= MAX and FACTOR > 1");
+  std::vector<double> sizes;
+  for (double s = lo; s <= hi * (1 + 1e-12); s *= factor) sizes.push_back(s);
+  return sizes;
+}
+
+int cmd_collective(int argc, char** argv) {
+  const Args a = parse_args(argc, argv, {"op", "ranks", "size", "sweep", "algo", "stride", "gpus", "json"}, {"help"});
+  if (a.flags.count("help")) {
+    std::cout << kCollectiveHelp;
+    return 0;
+  }
+  const std::string file = one_positional(a, "CLUSTER");
+  cli::CollectiveSetup setup;
+  const std::string op = a.options.count("op") ? a.options.at("op") : "all-reduce";
+  const auto parsed_op = sim::parse_collective_op(op);
+  if (!parsed_op) throw UsageError("unknown --op '" + op + "' (all-reduce, reduce-scatter, all-gather, all-to-all, broadcast, send-recv)");
+  setup.op = *parsed_op;
+  if (a.options.count("algo")) {
+    const auto algo = sim::parse_algorithm(a.options.at("algo"));
+    if (!algo) throw UsageError("unknown --algo '" + a.options.at("algo") + "' (auto, ring, tree, nvls, hierarchical, direct)");
+    setup.algorithm = *algo;
+  }
+  if (!a.options.count("ranks")) throw UsageError("--ranks N is required (see --help)");
+  setup.ranks = int_option(a, "ranks", 8, 1);
+  setup.stride = int_option(a, "stride", 1, 1);
+  std::vector<double> sizes;
+  if (a.options.count("sweep") == a.options.count("size")) throw UsageError("give one of --size BYTES or --sweep MIN:MAX");
+  if (a.options.count("sweep")) {
+    sizes = sweep_sizes(a.options.at("sweep"));
+  } else {
+    try {
+      sizes = {scenario::parse_bytes(a.options.at("size")).value()};
+    } catch (const std::exception& e) {
+      throw UsageError("--size '" + a.options.at("size") + "': " + e.what());
+    }
+    if (!(sizes[0] > 0)) throw UsageError("--size must be positive");
+  }
+  const topo::ClusterSpec c = load_sized_cluster(file, int_option(a, "gpus", setup.ranks * setup.stride, 1));
+  try {
+    const auto rows = cli::time_collective(c, setup, sizes);
+    std::cout << cli::collective_table(c, setup, rows);
+    if (a.options.count("json")) write_file(a.options.at("json"), cli::collective_json(c, setup, rows));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -349,7 +482,9 @@ int main(int argc, char** argv) {
     if (cmd == "rank") return cmd_rank(argc, argv);
     if (cmd == "simulate") return cmd_simulate(argc, argv);
     if (cmd == "validate") return cmd_validate(argc, argv);
-    throw UsageError("unknown command '" + cmd + "' (commands: rank, simulate, validate; see --help)");
+    if (cmd == "topo") return cmd_topo(argc, argv);
+    if (cmd == "collective") return cmd_collective(argc, argv);
+    throw UsageError("unknown command '" + cmd + "' (commands: rank, simulate, validate, topo, collective; see --help)");
   } catch (const UsageError& e) {
     std::cerr << "strata: error: " << e.what() << "\n";
     return 2;

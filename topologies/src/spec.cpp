@@ -1,6 +1,9 @@
 #include <stdexcept>
 
+#include <memory>
+
 #include "strata/topo/cluster.hpp"
+#include "strata/topo/fabric.hpp"
 #include "strata/topo/gpu.hpp"
 
 namespace strata::topo {
@@ -59,6 +62,10 @@ void GpuSpec::check() const {
   need(any, "gpu " + name + ": no peak rate given");
 }
 
+std::string_view to_string(Topology t) { return t == Topology::fat_tree ? "fat-tree" : "rail-optimized"; }
+
+int ClusterSpec::domain() const { return std::min(scale_up.domain > 0 ? scale_up.domain : gpus_per_node, gpus); }
+
 ByteRate ClusterSpec::scale_out_per_gpu() const {
   return scale_out.nic_bandwidth * (scale_out.efficiency * scale_out.nics_per_node / gpus_per_node);
 }
@@ -76,24 +83,42 @@ void ClusterSpec::check() const {
   need(scale_out.nic_bandwidth.value() > 0, "cluster " + name + ": scale_out.nic_bandwidth must be positive");
   need(fraction(scale_out.efficiency), "cluster " + name + ": scale_out.efficiency must be in (0, 1]");
   need(scale_out.latency.value() >= 0, "cluster " + name + ": scale_out.latency must be >= 0");
-  need(scale_out.fabric == "fat-tree", "cluster " + name + ": scale_out.fabric '" + scale_out.fabric +
-                                           "' is not modelled (only fat-tree)");
+  need(scale_up.efficiency > 0 && scale_up.efficiency <= 1, "cluster " + name + ": scale_up.efficiency must be in (0, 1]");
+  need(scale_up.nvls_efficiency >= 0 && scale_up.nvls_efficiency <= 1,
+       "cluster " + name + ": scale_up.nvls_efficiency must be in [0, 1]");
+  need(scale_up.domain >= 0 && (scale_up.domain == 0 || scale_up.domain % gpus_per_node == 0),
+       "cluster " + name + ": scale_up.domain must be a multiple of gpus_per_node");
+  need(gpus <= domain() || gpus % domain() == 0,
+       "cluster " + name + ": gpus (" + std::to_string(gpus) + ") must be a multiple of scale_up.domain (" +
+           std::to_string(domain()) + ")");
+  need(scale_out.switch_radix >= 2, "cluster " + name + ": scale_out.switch_radix must be at least 2");
+  need(scale_out.oversubscription >= 1, "cluster " + name + ": scale_out.oversubscription must be >= 1");
+  need(scale_out.planes >= 1, "cluster " + name + ": scale_out.planes must be positive");
+  need(scale_out.levels == 0 || scale_out.levels == 2 || scale_out.levels == 3,
+       "cluster " + name + ": scale_out.levels must be 2 or 3");
+  need(collectives.loop_bytes.value() >= 0, "cluster " + name + ": collectives.loop_bytes must be >= 0");
+  need(fraction(collectives.partial_loop_efficiency),
+       "cluster " + name + ": collectives.partial_loop_efficiency must be in (0, 1]");
   need(collectives.launch.value() >= 0, "cluster " + name + ": collectives.launch must be >= 0");
   need(collectives.reduction_passes > 0, "cluster " + name + ": collectives.reduction_passes must be positive");
   need(collectives.p2p_launch.value() >= 0, "cluster " + name + ": collectives.p2p_launch must be >= 0");
 }
 
-sim::NetworkSpec ClusterSpec::network() const {
+sim::NetworkSpec ClusterSpec::network(bool fabric) const {
   sim::NetworkSpec n;
   n.gpus = gpus;
-  n.gpus_per_node = std::min(gpus_per_node, gpus);
-  n.scale_up_bw = scale_up.bandwidth;
+  n.gpus_per_node = domain();
+  n.scale_up_bw = scale_up.bandwidth * scale_up.efficiency;
+  n.nvls_bw = scale_up.bandwidth * scale_up.nvls_efficiency;
+  n.loop_bytes = collectives.loop_bytes;
+  n.partial_loop_efficiency = collectives.partial_loop_efficiency;
   n.scale_up_latency = scale_up.latency;
   n.scale_out_bw = scale_out_per_gpu();
   n.scale_out_latency = scale_out.latency;
   n.collective_launch = collectives.launch;
   n.reduction_bw = gpu.memory_bw / collectives.reduction_passes;
   n.p2p_launch = collectives.p2p_launch;
+  if (fabric) n.fabric = std::make_shared<const sim::Fabric>(build_fabric(*this).fabric);
   return n;
 }
 

@@ -1,4 +1,5 @@
 #include "strata/scenario/loader.hpp"
+#include "strata/topo/fabric.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -282,6 +283,10 @@ void read_cluster_body(MapReader& r, topo::ClusterSpec& c, const DataDirs& dirs,
     c.scale_up.bandwidth = up.has("bandwidth") ? positive_unit(up, "bandwidth", parse_byte_rate) : c.gpu.nvlink_bw;
     up.maybe("bandwidth");
     if (preset || up.has("latency")) c.scale_up.latency = nonnegative_unit(up, "latency", parse_seconds);
+    if (up.has("efficiency")) c.scale_up.efficiency = fraction(up, "efficiency");
+    if (up.has("domain")) c.scale_up.domain = positive(up, "domain");
+    if (up.has("nvls_efficiency")) c.scale_up.nvls_efficiency = fraction(up, "nvls_efficiency");
+    for (const char* k : {"efficiency", "domain", "nvls_efficiency"}) up.maybe(k);
     up.finish();
   }
   r.maybe("scale_up");
@@ -292,11 +297,25 @@ void read_cluster_body(MapReader& r, topo::ClusterSpec& c, const DataDirs& dirs,
       c.scale_out.nic_bandwidth = positive_unit(out, "nic_bandwidth", parse_byte_rate);
     if (preset || out.has("efficiency")) c.scale_out.efficiency = fraction(out, "efficiency");
     if (preset || out.has("latency")) c.scale_out.latency = nonnegative_unit(out, "latency", parse_seconds);
-    if (preset || out.has("fabric")) {
-      c.scale_out.fabric = out.text("fabric");
-      if (c.scale_out.fabric != "fat-tree") out.fail("fabric", "'" + c.scale_out.fabric + "' is not modelled (fat-tree)");
+    if (out.has("topology")) {
+      const std::string t = out.text("topology");
+      if (t == "fat-tree") c.scale_out.topology = topo::Topology::fat_tree;
+      else if (t == "rail-optimized") c.scale_out.topology = topo::Topology::rail_optimized;
+      else out.fail("topology", "'" + t + "' is not modelled (fat-tree or rail-optimized)");
     }
-    for (const char* k : {"nics_per_node", "nic_bandwidth", "efficiency", "latency", "fabric"}) out.maybe(k);
+    if (out.has("levels")) {
+      c.scale_out.levels = positive(out, "levels");
+      if (c.scale_out.levels != 2 && c.scale_out.levels != 3) out.fail("levels", "must be 2 or 3");
+    }
+    if (out.has("switch_radix")) c.scale_out.switch_radix = positive(out, "switch_radix");
+    if (out.has("oversubscription")) {
+      c.scale_out.oversubscription = out.number("oversubscription");
+      if (!(c.scale_out.oversubscription >= 1)) out.fail("oversubscription", "must be >= 1 (2 means 2:1)");
+    }
+    if (out.has("planes")) c.scale_out.planes = positive(out, "planes");
+    for (const char* k : {"nics_per_node", "nic_bandwidth", "efficiency", "latency", "topology", "levels",
+                          "switch_radix", "oversubscription", "planes"})
+      out.maybe(k);
     out.finish();
   }
   r.maybe("scale_out");
@@ -308,7 +327,11 @@ void read_cluster_body(MapReader& r, topo::ClusterSpec& c, const DataDirs& dirs,
       if (!(c.collectives.reduction_passes > 0)) col.fail("reduction_passes", "must be positive");
     }
     if (preset || col.has("p2p_launch")) c.collectives.p2p_launch = nonnegative_unit(col, "p2p_launch", parse_seconds);
-    for (const char* k : {"launch", "reduction_passes", "p2p_launch"}) col.maybe(k);
+    if (col.has("loop_bytes")) c.collectives.loop_bytes = nonnegative_unit(col, "loop_bytes", parse_bytes);
+    if (col.has("partial_loop_efficiency"))
+      c.collectives.partial_loop_efficiency = fraction(col, "partial_loop_efficiency");
+    for (const char* k : {"launch", "reduction_passes", "p2p_launch", "loop_bytes", "partial_loop_efficiency"})
+      col.maybe(k);
     col.finish();
   }
   r.maybe("collectives");
@@ -321,6 +344,7 @@ void check_cluster(MapReader& r, const topo::ClusterSpec& c) {
                        std::to_string(c.gpus_per_node) + ")");
   try {
     c.check();
+    (void)topo::build_fabric(c);
   } catch (const std::invalid_argument& e) {
     r.fail("", e.what());
   }

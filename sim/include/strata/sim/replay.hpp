@@ -38,8 +38,29 @@ class ReplayBackend {
   [[nodiscard]] virtual ReplayResult replay(const TaskGraph& graph, const NetworkSpec& net) const = 0;
 };
 
-/// Duration of a task when nothing else uses its ports: what the analytical backend charges.
+/// Duration of a task when nothing else uses its links: what the analytical backend charges.
+/// A collective or transfer with concurrent instances (GroupInstances, sibling transfers) shares
+/// the fabric with them: its time is the fixed part plus the most loaded link direction.
 Seconds isolated_duration(const Task& task, const NetworkSpec& net);
+
+/// isolated_duration for many tasks: keeps the fabric's load table and remembers the time of
+/// every (instances, operation, size) it has seen.
+class IsolatedTimer {
+ public:
+  explicit IsolatedTimer(const NetworkSpec& net);
+  ~IsolatedTimer();
+  IsolatedTimer(const IsolatedTimer&) = delete;
+  IsolatedTimer& operator=(const IsolatedTimer&) = delete;
+  Seconds operator()(const Task& task);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The flows of a collective task over the fabric (every instance), or of a transfer task
+/// (its own and its siblings'); empty for compute tasks and for collectives without instances.
+std::vector<Flow> task_flows(const Task& task, const NetworkSpec& net);
 
 /// Critical-path replay: a task starts when its predecessors end; tasks never slow each other.
 std::unique_ptr<ReplayBackend> make_analytical_backend();

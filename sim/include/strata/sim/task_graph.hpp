@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -42,16 +43,28 @@ inline constexpr int kLaneCount = 4;
 struct ComputeWork {
   Seconds duration;
 };
+/// Concurrent instances of one collective: the members (global ranks) of every group that runs
+/// it at the same moment, the task's own group first. Shared by the many tasks that use it.
+using GroupInstances = std::vector<std::vector<int>>;
+
 /// A collective over a symmetric group the task's GPU belongs to. With `contends` false its
 /// time is costed once and replayed as a fixed delay (a TP group inside an NVSwitch node).
+/// With `groups` set, its flows go between those GPUs over the fabric, every instance at once
+/// (the sibling groups of a reduced replay, which run in lockstep with the task's own group);
+/// without it, the flows stay on the task GPU's own ports.
 struct CollectiveWork {
   Collective collective;
   bool contends = true;
+  std::shared_ptr<const GroupInstances> groups;
 };
-/// A point-to-point transfer from the task's GPU to `dst_gpu`.
+/// Pairs (source, destination) of transfers that run together with a task's own transfer.
+using TransferPairs = std::vector<std::pair<int, int>>;
+/// A point-to-point transfer from the task's GPU to `dst_gpu`; `siblings` are concurrent copies
+/// of it between other GPUs (the replicas a reduced replay does not simulate), each of `bytes`.
 struct TransferWork {
   int dst_gpu = 0;
   Bytes bytes;
+  std::shared_ptr<const TransferPairs> siblings;
 };
 using Work = std::variant<ComputeWork, CollectiveWork, TransferWork>;
 

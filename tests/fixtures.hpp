@@ -40,7 +40,7 @@ inline topo::ClusterSpec test_cluster(int gpus) {
   c.scale_out.nic_bandwidth = sim::ByteRate(25e9);
   c.scale_out.efficiency = 1.0;
   c.scale_out.latency = sim::Seconds(5e-6);
-  c.collectives = {sim::Seconds(40e-6), 4.0, sim::Seconds(10e-6)};
+  c.collectives = {sim::Seconds(40e-6), 4.0, sim::Seconds(10e-6), sim::Bytes(0), 1.0};
   return c;
 }
 

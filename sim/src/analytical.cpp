@@ -29,6 +29,8 @@ struct IsolatedTimer::Impl {
   LinkLoads loads;
   // (instances, op, algorithm, bytes) -> time; instances are shared by the tasks that use them.
   std::map<std::tuple<const void*, int, int, double>, Seconds> memo;
+  // (source, destination, siblings, bytes) -> time.
+  std::map<std::tuple<int, int, const void*, double>, Seconds> transfers;
 };
 
 IsolatedTimer::IsolatedTimer(const NetworkSpec& net) : impl_(std::make_unique<Impl>(net)) {}
@@ -54,9 +56,14 @@ Seconds IsolatedTimer::operator()(const Task& task) {
   const bool same = net.node_of(task.gpu) == net.node_of(tr.dst_gpu);
   const Seconds fixed = net.p2p_launch + (same ? net.scale_up_latency : net.scale_out_latency);
   if (!net.fabric && !tr.siblings) return p2p_time(tr.bytes, same, net);
+  const auto key = std::make_tuple(task.gpu, tr.dst_gpu, static_cast<const void*>(tr.siblings.get()), tr.bytes.value());
+  auto it = impl_->transfers.find(key);
+  if (it != impl_->transfers.end()) return it->second;
   impl_->loads.clear();
   for (const Flow& f : task_flows(task, net)) impl_->loads.add(f.src, f.dst, f.bytes);
-  return fixed + impl_->loads.bottleneck();
+  const Seconds t = fixed + impl_->loads.bottleneck();
+  impl_->transfers.emplace(key, t);
+  return t;
 }
 
 Seconds isolated_duration(const Task& task, const NetworkSpec& net) { return IsolatedTimer(net)(task); }

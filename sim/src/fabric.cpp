@@ -83,6 +83,13 @@ Seconds LinkLoads::bottleneck() const {
   return Seconds(worst);
 }
 
+std::vector<std::pair<Hop, double>> LinkLoads::loaded() const {
+  std::vector<std::pair<Hop, double>> out;
+  out.reserve(touched_.size());
+  for (std::uint32_t i : touched_) out.push_back({Hop{static_cast<int>(i / 2), i % 2 == 0}, bytes_[i]});
+  return out;
+}
+
 void LinkLoads::clear() {
   for (std::uint32_t i : touched_) bytes_[i] = 0;
   touched_.clear();

@@ -43,12 +43,19 @@ constexpr double kHostSpeed = 1e9;
 constexpr int kCores = 1 << 20;  // fixed-duration activities on one host never share a core
 
 class SimGridRun;
+
+// Bytes a task puts on one direction of one link.
+struct LinkFlow {
+  int link = 0;
+  bool up = true;
+  double bytes = 0;
+};
 SimGridRun* g_current = nullptr;  // the replay the completion callback feeds
 
 class SimGridRun {
  public:
-  SimGridRun(const TaskGraph& graph, const NetworkSpec& net)
-      : graph_(graph), net_(net), fabric_(net.links()) {}
+  SimGridRun(const TaskGraph& graph, const NetworkSpec& net, bool reduce)
+      : graph_(graph), net_(net), fabric_(net.links()), reduce_(reduce) {}
 
   ReplayResult run() {
     static bool configured = false;
@@ -103,25 +110,104 @@ class SimGridRun {
   }
 
  private:
-  // Flows of every communication task, computed once (tasks sharing instances share them).
+  // What every communication task puts on each link, computed once (tasks sharing instances
+  // share it). The flows of a task (its own group's and its lockstep siblings') are summed per
+  // link direction; link directions of one kind carrying the same bytes are, by the symmetry of
+  // the siblings, loaded alike by every task, so one of them stands for all: the one owned by
+  // the task's GPU (or the transfer's peer) when it is in the class, else the lowest. A task
+  // thus becomes one single-link flow per class, a handful instead of one per GPU pair, and
+  // tasks that meet on a link (a GPU's NIC, a leaf's uplink) share it.
   void plan_flows() {
     flows_.assign(graph_.size(), nullptr);
-    std::map<std::tuple<const void*, int, int, double>, std::shared_ptr<const std::vector<Flow>>> memo;
+    pair_flows_.assign(reduce_ ? 0 : graph_.size(), {});
+    LinkLoads loads(*fabric_);
+    std::map<std::tuple<const void*, int, int, double, int>, std::shared_ptr<const std::vector<LinkFlow>>> memo;
     for (TaskId v = 0; v < graph_.size(); ++v) {
       const Task& t = graph_.task(v);
+      std::vector<Flow> flows;
+      int peer = t.gpu;
+      std::tuple<const void*, int, int, double, int> key{nullptr, 0, 0, 0.0, t.gpu};
       if (const auto* col = std::get_if<CollectiveWork>(&t.work)) {
-        if (!col->groups || !col->contends) continue;
-        const auto key = std::make_tuple(static_cast<const void*>(col->groups.get()),
-                                         static_cast<int>(col->collective.op),
-                                         static_cast<int>(col->collective.algorithm),
-                                         col->collective.buffer.value());
-        auto& f = memo[key];
-        if (!f) f = std::make_shared<const std::vector<Flow>>(task_flows(t, net_));
-        flows_[v] = f;
-      } else if (std::holds_alternative<TransferWork>(t.work)) {
-        flows_[v] = std::make_shared<const std::vector<Flow>>(task_flows(t, net_));
+        if (!col->contends) continue;
+        key = {col->groups.get(), static_cast<int>(col->collective.op), static_cast<int>(col->collective.algorithm),
+               col->collective.buffer.value(), col->groups ? -1 : t.gpu};
+        if (auto it = memo.find(key); reduce_ && it != memo.end()) {
+          flows_[v] = it->second;
+          continue;
+        }
+        if (col->groups) {
+          flows = task_flows(t, net_);
+        } else {
+          // No instances: the member's own ports carry its load out and back.
+          const CollectiveCost cost = lower(col->collective, net_);
+          flows.push_back({t.gpu, t.gpu, cost.load.scale_up.value()});
+        }
+      } else if (const auto* tr = std::get_if<TransferWork>(&t.work)) {
+        flows = task_flows(t, net_);
+        peer = tr->dst_gpu;
+      } else {
+        continue;
+      }
+      if (!reduce_ && (std::holds_alternative<TransferWork>(t.work) ||
+                       std::get<CollectiveWork>(t.work).groups)) {
+        pair_flows_[v] = std::move(flows);
+        continue;
+      }
+      loads.clear();
+      for (const Flow& f : flows) loads.add(f.src, f.dst, f.bytes);
+      auto out = std::make_shared<std::vector<LinkFlow>>();
+      if (const auto* col = std::get_if<CollectiveWork>(&t.work); col != nullptr && !col->groups) {
+        // The NIC share of a collective without instances loops through the GPU's own NIC.
+        const double nic = lower(col->collective, net_).load.scale_out.value();
+        if (nic > 0) {
+          const int l = fabric_->nic[static_cast<std::size_t>(t.gpu)];
+          out->push_back({l, true, nic});
+          out->push_back({l, false, nic});
+        }
+      }
+      reduce_by_symmetry(loads, t.gpu, peer, *out);
+      flows_[v] = out;
+      if (std::holds_alternative<CollectiveWork>(t.work)) memo.emplace(key, out);
+    }
+  }
+
+  void reduce_by_symmetry(const LinkLoads& loads, int gpu, int peer, std::vector<LinkFlow>& out) const {
+    auto owned = [&](int link) {
+      for (int g : {gpu, peer}) {
+        const auto i = static_cast<std::size_t>(g);
+        const auto leaf = static_cast<std::size_t>(fabric_->leaf[i]);
+        if (link == fabric_->nvl[i] || link == fabric_->nic[i] || link == fabric_->leaf_up[leaf] ||
+            link == fabric_->pod_up[static_cast<std::size_t>(fabric_->pod[leaf])])
+          return true;
+      }
+      return false;
+    };
+    // class (kind, direction, bytes) -> chosen link
+    std::map<std::tuple<int, bool, double>, std::pair<int, bool>> classes;  // -> (link, owned)
+    for (const auto& [hop, bytes] : loads.loaded()) {
+      const auto kind = static_cast<int>(fabric_->links[static_cast<std::size_t>(hop.link)].kind);
+      const auto key = std::make_tuple(kind, hop.up, bytes);
+      const bool mine = owned(hop.link);
+      auto it = classes.find(key);
+      if (it == classes.end()) {
+        classes.emplace(key, std::make_pair(hop.link, mine));
+      } else if (!it->second.second && (mine || hop.link < it->second.first)) {
+        it->second = {hop.link, mine};
       }
     }
+    for (const auto& [key, chosen] : classes) out.push_back({chosen.first, std::get<1>(key), std::get<2>(key)});
+  }
+
+  sg4::Host* link_host(int link) {
+    auto it = link_hosts_.find(link);
+    if (it != link_hosts_.end()) return it->second;
+    std::string name = "L";
+    name += std::to_string(link);
+    sg4::Host* h = zone_->create_host(name, kHostSpeed)->seal();
+    zone_->add_route(h->get_netpoint(), nullptr, nullptr, nullptr,
+                     {sg4::LinkInRoute(this->link(link), sg4::LinkInRoute::Direction::UP)}, true);
+    link_hosts_.emplace(link, h);
+    return h;
   }
 
   sg4::Host* endpoint(int gpu, Level level) {
@@ -158,18 +244,17 @@ class SimGridRun {
   void build_platform() {
     zone_ = sg4::create_star_zone("cluster");
     for (int gpu : graph_.gpus()) endpoint(gpu, Level::domain);
-    for (TaskId v = 0; v < graph_.size(); ++v) {
-      const auto* col = std::get_if<CollectiveWork>(&graph_.task(v).work);
-      if (col != nullptr && col->contends && !col->groups) endpoint(graph_.task(v).gpu, Level::leaf);
-    }
-    for (const auto& fl : flows_) {
-      if (!fl) continue;
-      for (const Flow& f : *fl) {
+    hub_ = zone_->create_host("hub", kHostSpeed)->seal();
+    zone_->add_route(hub_->get_netpoint(), nullptr, nullptr, nullptr, {}, true);
+    for (const auto& fl : flows_)
+      if (fl)
+        for (const LinkFlow& f : *fl) link_host(f.link);
+    for (const auto& fl : pair_flows_)
+      for (const Flow& f : fl) {
         const Level lv = fabric_->level(f.src, f.dst);
         endpoint(f.src, lv);
         endpoint(f.dst, lv);
       }
-    }
     zone_->seal();
   }
 
@@ -217,7 +302,7 @@ class SimGridRun {
 
   // Starts the flows of task v after its fixed delay; returns false if it has none.
   bool start_flows(TaskId v) {
-    const Task& t = graph_.task(v);
+    
     int started = 0;
     auto flow = [&](sg4::Host* from, sg4::Host* to, double bytes) {
       if (bytes <= 0) return;
@@ -228,19 +313,14 @@ class SimGridRun {
       keep(comm);
       ++started;
     };
-    if (flows_[v]) {
-      for (const Flow& f : *flows_[v]) {
+    if (flows_[v])
+      for (const LinkFlow& f : *flows_[v])
+        f.up ? flow(link_hosts_.at(f.link), hub_, f.bytes) : flow(hub_, link_hosts_.at(f.link), f.bytes);
+    if (!reduce_)
+      for (const Flow& f : pair_flows_[v]) {
         const Level lv = fabric_->level(f.src, f.dst);
         flow(endpoint(f.src, lv), endpoint(f.dst, lv), f.bytes);
       }
-    } else if (const auto* col = std::get_if<CollectiveWork>(&t.work)) {
-      if (!col->contends) return false;
-      // No instances: the member's own ports carry its load out and back.
-      const CollectiveCost cost = lower(col->collective, net_);
-      const int gpu = t.gpu;
-      flow(endpoint(gpu, Level::self), endpoint(gpu, Level::self), cost.load.scale_up.value());
-      flow(endpoint(gpu, Level::leaf), endpoint(gpu, Level::leaf), cost.load.scale_out.value());
-    }
     remaining_[v] = started;
     return started > 0;
   }
@@ -283,7 +363,11 @@ class SimGridRun {
   sg4::NetZone* zone_ = nullptr;
   std::unordered_map<std::size_t, sg4::Host*> hosts_;
   std::unordered_map<int, sg4::Link*> links_;
-  std::vector<std::shared_ptr<const std::vector<Flow>>> flows_;
+  std::vector<std::shared_ptr<const std::vector<LinkFlow>>> flows_;
+  std::unordered_map<int, sg4::Host*> link_hosts_;
+  bool reduce_ = true;
+  std::vector<std::vector<Flow>> pair_flows_;  // full replay: every GPU pair's flow, routed
+  sg4::Host* hub_ = nullptr;
   std::vector<std::uint32_t> pending_;
   std::vector<std::uint8_t> phase_;
   std::vector<int> remaining_;
@@ -299,22 +383,25 @@ class SimGridRun {
 
 class SimGridBackend final : public ReplayBackend {
  public:
+  explicit SimGridBackend(bool reduce) : reduce_(reduce) {}
   [[nodiscard]] std::string_view name() const override { return "simgrid"; }
 
   [[nodiscard]] ReplayResult replay(const TaskGraph& graph, const NetworkSpec& net) const override {
     net.check();
     if (g_current != nullptr) throw std::logic_error("SimGrid replay is not reentrant");
     const auto t0 = std::chrono::steady_clock::now();
-    SimGridRun run(graph, net);
+    SimGridRun run(graph, net, reduce_);
     ReplayResult out = run.run();
     out.wall_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return out;
   }
+ private:
+  bool reduce_;
 };
 
 }  // namespace
 
-std::unique_ptr<ReplayBackend> make_simgrid_backend() { return std::make_unique<SimGridBackend>(); }
+std::unique_ptr<ReplayBackend> make_simgrid_backend(bool reduce) { return std::make_unique<SimGridBackend>(reduce); }
 
 }  // namespace strata::sim

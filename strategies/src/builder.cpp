@@ -1,6 +1,8 @@
 #include "strata/strategy/builder.hpp"
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -11,12 +13,12 @@
 
 namespace strata::strategy {
 
-int stage_rank(const Plan& p, int stage) { return stage * p.tp * p.dp; }
+int stage_rank(const Plan& p, int stage) { return placement_rank(p, 0, 0, stage); }
 
 PlanCosts plan_costs(const ModelSpec& model, const TrainingSpec& training,
                      const topo::ClusterSpec& cluster, const Plan& plan, const OpCostModel& cost) {
   const LayerShape shape = LayerShape::of(model, training, plan);
-  const sim::NetworkSpec net = cluster.network();
+  const sim::NetworkSpec net = cluster.network(false);
   PlanCosts c;
   c.layer_forward = cost.total(layer_forward(shape));
   c.layer_backward = cost.total(layer_backward(shape));
@@ -67,7 +69,7 @@ class Builder {
   Builder(const ModelSpec& m, const TrainingSpec& t, const topo::ClusterSpec& c, const Plan& p,
           const OpCostModel& cost, Granularity g)
       : model_(m), train_(t), cluster_(c), plan_(p), cost_(cost), fine_(g == Granularity::layer),
-        net_(c.network()), shape_(LayerShape::of(m, t, p)) {}
+        net_(c.network(false)), shape_(LayerShape::of(m, t, p)) {}
 
   sim::TaskGraph build() {
     m_ = plan_.microbatches(train_.global_batch);
@@ -103,8 +105,24 @@ class Builder {
     tp_contends_ = plan_.tp > net_.gpus_per_node;
     tp_ = layer_tp_collectives(shape_, net_.gpus_per_node);
     emb_tp_ = embedding_tp_collective(shape_, net_.gpus_per_node);
-    const int gpn = net_.gpus_per_node;
-    dp_group_ = sim::GroupShape{plan_.dp, std::min(plan_.dp, std::max(1, gpn / plan_.tp))};
+    // Data-parallel groups of every stage as the placement lays them out: the task GPU's group
+    // (tensor rank 0) first, then its siblings on the other tensor ranks, which run in lockstep
+    // and share the fabric with it.
+    dp_instances_.clear();
+    for (int s = 0; s < plan_.pp; ++s) {
+      auto inst = std::make_shared<sim::GroupInstances>();
+      for (int t = 0; t < plan_.tp; ++t) {
+        std::vector<int> members;
+        for (int d = 0; d < plan_.dp; ++d) members.push_back(placement_rank(plan_, t, d, s));
+        inst->push_back(std::move(members));
+      }
+      dp_instances_.push_back(std::move(inst));
+    }
+    const std::vector<int>& first = dp_instances_[0]->front();
+    int per_domain = 0;
+    for (int r : first) per_domain += net_.node_of(r) == net_.node_of(first[0]) ? 1 : 0;
+    if (plan_.dp % per_domain != 0) per_domain = 1;
+    dp_group_ = sim::GroupShape{plan_.dp, per_domain};
     const bool sharded = shape_.sequence_parallel || train_.p2p_scatter_gather;
     p2p_bytes_ = Bytes(static_cast<double>(shape_.tokens()) * model_.hidden * shape_.element_bytes /
                        (sharded ? plan_.tp : 1));
@@ -123,7 +141,7 @@ class Builder {
     if (cs.empty()) return last;
     if (!fine_pass_) return compute(gpu, Category::tp_comm, folded * layers, s, mb, layer);
     for (const Collective& c : cs)
-      last = add(Task{CollectiveWork{c, tp_contends_}, gpu, Lane::compute, Category::tp_comm, s, mb, layer});
+      last = add(Task{CollectiveWork{c, tp_contends_, {}}, gpu, Lane::compute, Category::tp_comm, s, mb, layer});
     return last;
   }
 
@@ -186,10 +204,25 @@ class Builder {
   void send(int gpu, int s, Pass& ps) {
     const bool sends = ps.forward ? ps.vs + 1 < vstages_ : ps.vs > 0;
     if (!sends) return;
-    const int peer = stage_rank(plan_, ps.forward ? (ps.vs + 1) % plan_.pp : (ps.vs - 1) % plan_.pp);
+    const int peer_stage = ps.forward ? (ps.vs + 1) % plan_.pp : (ps.vs - 1) % plan_.pp;
+    const int peer = stage_rank(plan_, peer_stage);
     const Lane lane = train_.blocking_p2p ? Lane::compute : Lane::p2p;
-    ps.send = add(Task{TransferWork{peer, p2p_bytes_}, gpu, lane, Category::pp_comm, s, ps.microbatch, -1});
+    ps.send = add(Task{TransferWork{peer, p2p_bytes_, p2p_siblings(s, peer_stage)}, gpu, lane, Category::pp_comm, s,
+                       ps.microbatch, -1});
     graph_.precede(ps.last, ps.send);
+  }
+
+  // The same send between every other (tensor, data) rank pair of the two stages.
+  std::shared_ptr<const sim::TransferPairs> p2p_siblings(int from, int to) {
+    auto& pairs = p2p_siblings_[{from, to}];
+    if (!pairs) {
+      auto v = std::make_shared<sim::TransferPairs>();
+      for (int t = 0; t < plan_.tp; ++t)
+        for (int d = 0; d < plan_.dp; ++d)
+          if (t != 0 || d != 0) v->emplace_back(placement_rank(plan_, t, d, from), placement_rank(plan_, t, d, to));
+      pairs = std::move(v);
+    }
+    return pairs;
   }
 
   double chunk_params(int vs) const {
@@ -209,7 +242,8 @@ class Builder {
 
   TaskId gather(int gpu, double params, int s, int mb, int layer) {
     const Collective c{CollectiveOp::all_gather, Bytes(params * shape_.element_bytes), dp_group_};
-    return add(Task{CollectiveWork{c, true}, gpu, Lane::gather, Category::dp_comm, s, mb, layer});
+    return add(Task{CollectiveWork{c, true, dp_instances_[static_cast<std::size_t>(s)]}, gpu, Lane::gather,
+                    Category::dp_comm, s, mb, layer});
   }
 
   // ZeRO-3 without a pipeline: gather before every use, at most two layers gathered at once.
@@ -247,7 +281,7 @@ class Builder {
       first_dep(e);
       touch(ps, e);
       if (emb_tp_)
-        touch(ps, add(Task{CollectiveWork{*emb_tp_, tp_contends_}, gpu, Lane::compute, Category::tp_comm, s, mb, -1}));
+        touch(ps, add(Task{CollectiveWork{*emb_tp_, tp_contends_, {}}, gpu, Lane::compute, Category::tp_comm, s, mb, -1}));
     }
     for (int l = first_layer; l < first_layer + layers; ++l) {
       std::optional<TaskId> g;
@@ -328,7 +362,8 @@ class Builder {
   TaskId reduce(int gpu, TaskId after, double params, int s, int mb, int layer) {
     const CollectiveOp op = plan_.zero == 0 ? CollectiveOp::all_reduce : CollectiveOp::reduce_scatter;
     const Collective c{op, Bytes(params * train_.grad_reduce_bytes()), dp_group_};
-    const TaskId r = add(Task{CollectiveWork{c, true}, gpu, Lane::reduce, Category::dp_comm, s, mb, layer});
+    const TaskId r = add(Task{CollectiveWork{c, true, dp_instances_[static_cast<std::size_t>(s)]}, gpu, Lane::reduce,
+                              Category::dp_comm, s, mb, layer});
     graph_.precede(after, r);
     return r;
   }
@@ -347,7 +382,7 @@ class Builder {
                          Bytes(static_cast<double>(model_.vocab) * model_.hidden / plan_.tp *
                                train_.grad_reduce_bytes()),
                          sim::GroupShape{2, per_node}};
-      const TaskId e = add(Task{CollectiveWork{c, true}, gpu, Lane::reduce, Category::dp_comm, s, -1, -1});
+      const TaskId e = add(Task{CollectiveWork{c, true, {}}, gpu, Lane::reduce, Category::dp_comm, s, -1, -1});
       if (last_reduce == kNone) graph_.precede(stage_last_, e);
       last_reduce = e;
     }
@@ -398,6 +433,8 @@ class Builder {
   std::optional<Collective> emb_tp_;
   bool tp_contends_ = false;
   sim::GroupShape dp_group_;
+  std::vector<std::shared_ptr<const sim::GroupInstances>> dp_instances_;  // per stage
+  std::map<std::pair<int, int>, std::shared_ptr<const sim::TransferPairs>> p2p_siblings_;
   Bytes p2p_bytes_;
   std::vector<Pass> passes_;
   std::vector<TaskId> zero3_window_;

@@ -1,5 +1,6 @@
 #include "strata/strategy/plan.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <sstream>
 #include <stdexcept>
@@ -52,6 +53,7 @@ std::string Plan::to_string() const {
   os << "tp=" << tp << " pp=" << pp << " dp=" << dp << " mbs=" << micro_batch << " vpp=" << vpp
      << " sp=" << (sequence_parallel ? "on" : "off") << " recompute=" << strategy::to_string(recompute)
      << " zero=" << zero << " schedule=" << strategy::to_string(schedule);
+  if (order != Plan{}.order) os << " order=" << order;
   return os.str();
 }
 
@@ -101,6 +103,9 @@ Plan parse_plan(std::string_view text) {
       else if (value == "selective") plan.recompute = Recompute::selective;
       else if (value == "full") plan.recompute = Recompute::full;
       else throw std::invalid_argument("plan: recompute=" + value + " (use none, selective or full)");
+    } else if (key == "order") {
+      check_order(value);
+      plan.order = value;
     } else if (key == "schedule") {
       if (value == "gpipe") plan.schedule = Schedule::gpipe;
       else if (value == "1f1b") plan.schedule = Schedule::one_f_one_b;
@@ -108,7 +113,7 @@ Plan parse_plan(std::string_view text) {
       else throw std::invalid_argument("plan: schedule=" + value + " (use gpipe, 1f1b or interleaved-1f1b)");
     } else {
       throw std::invalid_argument("plan: unknown key '" + key +
-                                  "' (keys: tp pp dp mbs vpp sp recompute zero schedule)");
+                                  "' (keys: tp pp dp mbs vpp sp recompute zero schedule order)");
     }
   }
   if (!any) throw std::invalid_argument("plan: empty plan string");
@@ -116,6 +121,41 @@ Plan parse_plan(std::string_view text) {
                       {"vpp", plan.vpp}})
     if (v < 1) throw std::invalid_argument(std::string("plan: ") + k + " must be at least 1");
   return plan;
+}
+
+namespace {
+std::vector<std::string> order_dims(const std::string& order) {
+  std::vector<std::string> dims;
+  std::string cur;
+  for (char ch : order + "-") {
+    if (ch == '-') {
+      dims.push_back(cur);
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  return dims;
+}
+}  // namespace
+
+void check_order(const std::string& order) {
+  std::vector<std::string> dims = order_dims(order);
+  std::vector<std::string> sorted = dims;
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted != std::vector<std::string>{"cp", "dp", "ep", "pp", "tp"})
+    throw std::invalid_argument("plan: order=" + order + " must list tp, cp, ep, dp and pp once each, innermost first");
+}
+
+int placement_rank(const Plan& p, int t, int d, int s) {
+  int rank = 0, stride = 1;
+  for (const std::string& dim : order_dims(p.order)) {
+    if (dim == "tp") rank += t * stride, stride *= p.tp;
+    else if (dim == "dp") rank += d * stride, stride *= p.dp;
+    else if (dim == "pp") rank += s * stride, stride *= p.pp;
+    else if (dim != "cp" && dim != "ep") throw std::invalid_argument("plan: order=" + p.order + " has unknown dimension '" + dim + "'");
+  }
+  return rank;
 }
 
 }  // namespace strata::strategy

@@ -76,7 +76,7 @@ void BM_SimGridConcurrentFlows(benchmark::State& state) {
   sim::TaskGraph g;
   for (int wave = 0; wave < 10; ++wave)
     for (int i = 0; i < n; ++i)
-      g.add(sim::Task{sim::TransferWork{0, sim::Bytes(1e6 * (1 + i % 7))}, 8 * (1 + i), sim::Lane::p2p,
+      g.add(sim::Task{sim::TransferWork{0, sim::Bytes(1e6 * (1 + i % 7)), {}}, 8 * (1 + i), sim::Lane::p2p,
                       sim::Category::pp_comm});
   const auto backend = sim::make_simgrid_backend();
   std::uint64_t events = 0;

@@ -13,10 +13,10 @@ Task compute(int gpu, double s, Lane lane = Lane::compute) {
   return Task{ComputeWork{Seconds(s)}, gpu, lane, Category::forward};
 }
 Task transfer(int from, int to, double bytes) {
-  return Task{TransferWork{to, Bytes(bytes)}, from, Lane::p2p, Category::pp_comm};
+  return Task{TransferWork{to, Bytes(bytes), {}}, from, Lane::p2p, Category::pp_comm};
 }
 Task allreduce(int gpu, double bytes, GroupShape g) {
-  return Task{CollectiveWork{{CollectiveOp::all_reduce, Bytes(bytes), g}, true}, gpu, Lane::reduce, Category::dp_comm};
+  return Task{CollectiveWork{{CollectiveOp::all_reduce, Bytes(bytes), g}, true, {}}, gpu, Lane::reduce, Category::dp_comm};
 }
 
 // A small pipeline-like graph with compute, transfers and collectives on disjoint ports.
@@ -66,7 +66,7 @@ TEST_CASE("replay: SimGrid equals analytical when nothing shares a link") {
 TEST_CASE("replay: flows sharing a NIC share its bandwidth on SimGrid only") {
   TaskGraph g;
   g.add(transfer(0, 8, 250e6));
-  g.add(Task{TransferWork{9, Bytes(250e6)}, 0, Lane::reduce, Category::dp_comm});  // same NIC, other stream
+  g.add(Task{TransferWork{9, Bytes(250e6), {}}, 0, Lane::reduce, Category::dp_comm});  // same NIC, other stream
   const auto a = make_analytical_backend()->replay(g, net());
   const auto s = make_simgrid_backend()->replay(g, net());
   const double alone = 10e-6 + 5e-6 + 250e6 / 25e9;

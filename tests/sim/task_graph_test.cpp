@@ -63,7 +63,7 @@ TEST_CASE("task graph: misuse throws") {
 TEST_CASE("task graph: gpus lists workers and transfer destinations") {
   TaskGraph g;
   g.add(compute(3, 1));
-  g.add(Task{TransferWork{9, Bytes(1)}, 5, Lane::p2p, Category::pp_comm});
+  g.add(Task{TransferWork{9, Bytes(1), {}}, 5, Lane::p2p, Category::pp_comm});
   CHECK(g.gpus() == std::vector<int>{3, 5, 9});
   CHECK(g.to_dot().find("t0 [label=") != std::string::npos);
 }

@@ -26,7 +26,7 @@ topo::ClusterSpec free_network(int gpus) {
   c.scale_up = {sim::ByteRate(1e30), sim::Seconds(0)};
   c.scale_out.nic_bandwidth = sim::ByteRate(1e30);
   c.scale_out.latency = sim::Seconds(0);
-  c.collectives = {sim::Seconds(0), 1e-30, sim::Seconds(0)};
+  c.collectives = {sim::Seconds(0), 1e-30, sim::Seconds(0), sim::Bytes(0), 1.0};
   c.collectives.reduction_passes = 1e-30;
   return c;
 }

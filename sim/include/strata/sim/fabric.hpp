@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "strata/sim/units.hpp"
@@ -82,6 +83,8 @@ class LinkLoads {
   void add(int src, int dst, double bytes);
   /// Time the most loaded link direction needs for its bytes, s.
   [[nodiscard]] Seconds bottleneck() const;
+  /// Every loaded link direction with its bytes, in the order first loaded.
+  [[nodiscard]] std::vector<std::pair<Hop, double>> loaded() const;
   void clear();
 
  private:

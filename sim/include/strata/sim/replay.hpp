@@ -68,6 +68,9 @@ std::unique_ptr<ReplayBackend> make_analytical_backend();
 /// SimGrid replay: compute tasks and latencies are timed activities, communication becomes flows
 /// on the GPUs' NVLink and NIC ports, so concurrent traffic shares bandwidth. SimGrid is not
 /// reentrant: one replay per process at a time (run several through `run_isolated`).
-std::unique_ptr<ReplayBackend> make_simgrid_backend();
+/// With `reduce` (the default) a task's flows are summed per link and symmetric link classes
+/// collapse to one link each (see simgrid_replay.cpp); without it every GPU pair of every group
+/// instance is its own routed flow: the full replay the reduction is checked against.
+std::unique_ptr<ReplayBackend> make_simgrid_backend(bool reduce = true);
 
 }  // namespace strata::sim

@@ -23,6 +23,9 @@ struct Plan {
   Recompute recompute = Recompute::none;
   int zero = 0;  ///< ZeRO stage 0-3 over the data-parallel group
   Schedule schedule = Schedule::one_f_one_b;
+  /// Rank order, innermost dimension first (Megatron-LM: tp, cp, ep, dp, pp); sizes of cp and
+  /// ep are 1 until those dimensions exist. Decides which GPUs share a node, leaf and rail.
+  std::string order = "tp-cp-ep-dp-pp";
 
   /// GPUs the plan occupies.
   [[nodiscard]] int gpus() const { return tp * pp * dp; }
@@ -32,6 +35,13 @@ struct Plan {
   [[nodiscard]] std::string to_string() const;
   friend bool operator==(const Plan&, const Plan&) = default;
 };
+
+/// Global rank of the GPU at tensor rank `t`, data-parallel rank `d` and stage `s` under the
+/// plan's order. Throws std::invalid_argument if the order is not a permutation of
+/// tp, cp, ep, dp, pp.
+int placement_rank(const Plan& p, int t, int d, int s);
+/// Throws std::invalid_argument unless `order` is a permutation of tp-cp-ep-dp-pp.
+void check_order(const std::string& order);
 
 /// Layers of each virtual stage (pp x vpp of them, in pipeline order), as even as possible. The
 /// layers left over by an uneven split go to the middle stages first: the first stage also holds

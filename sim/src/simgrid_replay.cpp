@@ -8,14 +8,14 @@
 //   the replay in progress;
 // - the simulated clock does not restart with a new Engine: times are taken relative to start.
 //
-// The platform holds the fabric's links that the graph's flows use. A GPU appears as up to four
-// hosts in one star zone, one per level of the tree a flow climbs: "gN" routes through its NVLink
-// port, "nN" through its NIC, "pN" through its NIC and leaf uplink, "tN" through NIC, leaf and
-// pod uplinks. A flow between GPUs a and b whose lowest shared level is L goes from a's host at L
-// to b's host at L, so it crosses exactly the links of Fabric::route(a, b) (the star's centre is
-// the switch at that level). Collectives with group instances become flows between their
-// members, every instance at once; collectives without them stay self-loops through the task
-// GPU's own ports (by symmetry what a member sends equals what it receives).
+// The platform holds the fabric's links that the graph's flows use, in one star zone. Each task's
+// traffic is summed per link direction and reduced by symmetry (plan_flows); what remains is one
+// flow per link, from a host "L<link>" whose route is that link to the hub host "hub" (up) or
+// back (down). Tasks that meet on a link share it. The full replay (reduce = false) instead
+// routes every GPU pair's flow: a GPU appears as up to four hosts, one per level of the tree a
+// flow climbs ("gN" through its NVLink port, "nN" its NIC, "pN" NIC and leaf uplink, "tN" NIC,
+// leaf and pod uplinks), and a flow between GPUs whose lowest shared level is L goes between
+// their hosts at L, crossing exactly the links of Fabric::route. Fixed delays run on "gN".
 
 #include <simgrid/s4u.hpp>
 #include <xbt/log.h>
@@ -135,36 +135,32 @@ class SimGridRun {
           flows_[v] = it->second;
           continue;
         }
-        if (col->groups) {
-          flows = task_flows(t, net_);
-        } else {
-          // No instances: the member's own ports carry its load out and back.
+        if (!col->groups) {
+          // No instances: the member's own NVLink and NIC ports carry its load out and back.
           const CollectiveCost cost = lower(col->collective, net_);
-          flows.push_back({t.gpu, t.gpu, cost.load.scale_up.value()});
+          auto out = std::make_shared<std::vector<LinkFlow>>();
+          const auto g = static_cast<std::size_t>(t.gpu);
+          for (auto [link, bytes] : {std::pair{fabric_->nvl[g], cost.load.scale_up.value()},
+                                     std::pair{fabric_->nic[g], cost.load.scale_out.value()}})
+            if (bytes > 0) out->insert(out->end(), {{link, true, bytes}, {link, false, bytes}});
+          flows_[v] = out;
+          memo.emplace(key, std::move(out));
+          continue;
         }
+        flows = task_flows(t, net_);
       } else if (const auto* tr = std::get_if<TransferWork>(&t.work)) {
         flows = task_flows(t, net_);
         peer = tr->dst_gpu;
       } else {
         continue;
       }
-      if (!reduce_ && (std::holds_alternative<TransferWork>(t.work) ||
-                       std::get<CollectiveWork>(t.work).groups)) {
+      if (!reduce_) {
         pair_flows_[v] = std::move(flows);
         continue;
       }
       loads.clear();
       for (const Flow& f : flows) loads.add(f.src, f.dst, f.bytes);
       auto out = std::make_shared<std::vector<LinkFlow>>();
-      if (const auto* col = std::get_if<CollectiveWork>(&t.work); col != nullptr && !col->groups) {
-        // The NIC share of a collective without instances loops through the GPU's own NIC.
-        const double nic = lower(col->collective, net_).load.scale_out.value();
-        if (nic > 0) {
-          const int l = fabric_->nic[static_cast<std::size_t>(t.gpu)];
-          out->push_back({l, true, nic});
-          out->push_back({l, false, nic});
-        }
-      }
       reduce_by_symmetry(loads, t.gpu, peer, *out);
       flows_[v] = out;
       if (std::holds_alternative<CollectiveWork>(t.work)) memo.emplace(key, out);
@@ -221,8 +217,8 @@ class SimGridRun {
     std::vector<sg4::LinkInRoute> links;
     for (const Hop& hop : up) links.emplace_back(link(hop.link), sg4::LinkInRoute::Direction::UP);
     zone_->add_route(h->get_netpoint(), nullptr, nullptr, nullptr, links, true);
-    if (l <= 1) {
-      // Self-loop through the NVLink port (or the NIC), out and back.
+    if (l == 0) {
+      // Self-loop through the NVLink port, out and back.
       zone_->add_route(h->get_netpoint(), h->get_netpoint(), nullptr, nullptr,
                        {{links[0].get_link(), sg4::LinkInRoute::Direction::UP},
                         {links[0].get_link(), sg4::LinkInRoute::Direction::DOWN}},
@@ -302,7 +298,6 @@ class SimGridRun {
 
   // Starts the flows of task v after its fixed delay; returns false if it has none.
   bool start_flows(TaskId v) {
-    
     int started = 0;
     auto flow = [&](sg4::Host* from, sg4::Host* to, double bytes) {
       if (bytes <= 0) return;

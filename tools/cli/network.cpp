@@ -44,6 +44,16 @@ void check_gpu(const topo::ClusterSpec& c, int g, const char* what) {
                                 std::to_string(c.gpus - 1) + ")");
 }
 
+// The slowest link of a route: what one flow alone can reach.
+const sim::FabricLink& bottleneck(const sim::Fabric& f, const sim::Route& r) {
+  const sim::FabricLink* worst = nullptr;
+  for (const sim::Hop& h : r) {
+    const sim::FabricLink& l = f.links[static_cast<std::size_t>(h.link)];
+    if (worst == nullptr || l.bandwidth < worst->bandwidth) worst = &l;
+  }
+  return *worst;
+}
+
 }  // namespace
 
 std::string topo_report(const topo::ClusterSpec& c, int from, int to) {
@@ -74,14 +84,12 @@ std::string topo_report(const topo::ClusterSpec& c, int from, int to) {
   const sim::Fabric& f = b.fabric;
   const sim::Route r = f.route(from, to);
   o << "path GPU " << from << " -> GPU " << to << " (" << level_name(f.level(from, to)) << "):";
-  double worst = 0;
-  std::string worst_name;
   for (const sim::Hop& h : r) {
     const sim::FabricLink& l = f.links[static_cast<std::size_t>(h.link)];
     o << " " << l.name() << (h.up ? " up" : " down") << " [" << gbps(l.bandwidth) << "]";
-    if (worst_name.empty() || l.bandwidth.value() < worst) worst = l.bandwidth.value(), worst_name = l.name();
   }
-  o << "\n  bottleneck " << gbps(sim::ByteRate(worst)) << " (" << worst_name
+  const sim::FabricLink& worst = bottleneck(f, r);
+  o << "\n  bottleneck " << gbps(worst.bandwidth) << " (" << worst.name()
     << "); uplinks are shared by every GPU under them\n";
   return o.str();
 }
@@ -107,14 +115,12 @@ std::string topo_json(const topo::ClusterSpec& c, int from, int to) {
   j.key("bisection_per_gpu_Bps").value(s.bisection_per_gpu.value());
   const sim::Route r = b.fabric.route(from, to);
   j.key("path").begin_object().key("from").value(from).key("to").value(to).key("hops").begin_array();
-  double worst = 0;
   for (const sim::Hop& h : r) {
     const sim::FabricLink& l = b.fabric.links[static_cast<std::size_t>(h.link)];
     j.begin_object().key("link").value(l.name()).key("direction").value(h.up ? "up" : "down")
         .key("bandwidth_Bps").value(l.bandwidth.value()).end_object();
-    if (worst == 0 || l.bandwidth.value() < worst) worst = l.bandwidth.value();
   }
-  j.end_array().key("bottleneck_Bps").value(worst).end_object();
+  j.end_array().key("bottleneck_Bps").value(bottleneck(b.fabric, r).bandwidth.value()).end_object();
   j.end_object();
   return j.str() + "\n";
 }

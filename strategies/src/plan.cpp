@@ -147,6 +147,15 @@ void check_order(const std::string& order) {
     throw std::invalid_argument("plan: order=" + order + " must list tp, cp, ep, dp and pp once each, innermost first");
 }
 
+std::string effective_order(const Plan& p, const std::string& order) {
+  std::string out;
+  for (const std::string& dim : order_dims(order)) {
+    const int size = dim == "tp" ? p.tp : dim == "dp" ? p.dp : dim == "pp" ? p.pp : 1;
+    if (size > 1) out += (out.empty() ? "" : "-") + dim;
+  }
+  return out;
+}
+
 int placement_rank(const Plan& p, int t, int d, int s) {
   int rank = 0, stride = 1;
   for (const std::string& dim : order_dims(p.order)) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -119,6 +120,7 @@ Enumeration enumerate_plans(const Problem& pb, const SearchSpace& sp) {
   const std::vector<Schedule> scheds =
       sp.schedule.empty() ? std::vector<Schedule>{Schedule::gpipe, Schedule::one_f_one_b, Schedule::interleaved}
                           : sp.schedule;
+  const std::vector<std::string> orders = sp.order.empty() ? std::vector<std::string>{Plan{}.order} : sp.order;
   for (int tp : divisors(gpus)) {
     if (!sp.tp.allows(tp)) continue;
     for (int pp : divisors(gpus / tp)) {
@@ -156,20 +158,24 @@ Enumeration enumerate_plans(const Problem& pb, const SearchSpace& sp) {
                 for (int z = 0; z <= 3; ++z) {
                   if (!sp.zero.allows(z)) continue;
                   if (z > 0 && dp == 1 && sp.zero.values.empty()) continue;
-                  const Plan plan{tp, pp, dp, mb, v, s, rc, z, sched};
-                  ++out.enumerated;
-                  if (rc == Recompute::selective && sp.recompute.empty() &&
-                      layer_recompute(LayerShape::of(pb.model, pb.training, plan), rc).empty()) {
-                    // Nothing to recompute (FlashAttention keeps no scores): the same plan as none.
-                    ++out.infeasible["same as recompute=none (nothing to recompute)"];
-                    continue;
+                  std::set<std::string> placements;  // orders that place this plan alike count once
+                  for (const std::string& order : orders) {
+                    const Plan plan{tp, pp, dp, mb, v, s, rc, z, sched, order};
+                    if (!placements.insert(effective_order(plan, order)).second) continue;
+                    ++out.enumerated;
+                    if (rc == Recompute::selective && sp.recompute.empty() &&
+                        layer_recompute(LayerShape::of(pb.model, pb.training, plan), rc).empty()) {
+                      // Nothing to recompute (FlashAttention keeps no scores): the same plan as none.
+                      ++out.infeasible["same as recompute=none (nothing to recompute)"];
+                      continue;
+                    }
+                    if (auto why = check_plan(pb, plan, sp.tp_within_node)) {
+                      ++out.infeasible[why->first];
+                      continue;
+                    }
+                    out.feasible.push_back(
+                        {plan, plan_memory(pb.model, pb.training, plan, pb.cluster.gpu.reserved_memory)});
                   }
-                  if (auto why = check_plan(pb, plan, sp.tp_within_node)) {
-                    ++out.infeasible[why->first];
-                    continue;
-                  }
-                  out.feasible.push_back(
-                      {plan, plan_memory(pb.model, pb.training, plan, pb.cluster.gpu.reserved_memory)});
                 }
               }
             }

@@ -138,11 +138,21 @@ TEST_CASE("loader: search constraints") {
   test::TempDir d;
   const auto f = d.write("s.yaml", std::string(kScenario) +
                                        "search:\n  tp: [4, 8]\n  pp: {max: 8}\n  sequence_parallel: true\n"
-                                       "  schedule: interleaved-1f1b\n  tp_within_node: false\n");
+                                       "  schedule: interleaved-1f1b\n  tp_within_node: false\n"
+                                       "  order: [tp-cp-ep-dp-pp, tp-cp-ep-pp-dp]\n");
   const auto sc = scenario::load_scenario(f, dirs());
+  CHECK(sc.search.order == std::vector<std::string>{"tp-cp-ep-dp-pp", "tp-cp-ep-pp-dp"});
   CHECK(sc.search.tp.values == std::vector<int>{4, 8});
   CHECK(sc.search.pp.max == 8);
   CHECK(sc.search.sequence_parallel == std::vector<bool>{true});
   CHECK(sc.search.schedule == std::vector<strategy::Schedule>{strategy::Schedule::interleaved});
   CHECK_FALSE(sc.search.tp_within_node);
+}
+
+TEST_CASE("loader: a rank order that is not a permutation names its line") {
+  test::TempDir d;
+  const auto f = d.write("s.yaml", std::string(kScenario) + "search:\n  order: [tp-cp-ep-dp-pp, tp-dp-pp]\n");
+  CHECK_THROWS_WITH_AS((void)scenario::load_scenario(f, dirs()), doctest::Contains("s.yaml:"), InputError);
+  CHECK_THROWS_WITH_AS((void)scenario::load_scenario(f, dirs()), doctest::Contains("search.order: 'tp-dp-pp' must list"),
+                       InputError);
 }

@@ -53,6 +53,29 @@ TEST_CASE("search: enumeration counts follow the plan space") {
   CHECK(static_cast<std::int64_t>(en.feasible.size()) + rejected == en.enumerated);
 }
 
+TEST_CASE("search: rank orders are a dimension; orders that place a plan alike count once") {
+  Fixture f;
+  auto sp = fixed_except_shape();
+  sp.schedule = {Schedule::one_f_one_b};
+  sp.order = {"tp-cp-ep-dp-pp", "tp-cp-ep-pp-dp", "cp-ep-tp-dp-pp"};
+  // 8 GPUs: (tp, pp, dp) over the 10 ways to split 8 into three factors. The second order differs
+  // from the first only when pp > 1 and dp > 1 (tp1 pp2 dp4, tp1 pp4 dp2, tp2 pp2 dp2); the third
+  // places every plan as the first does (cp and ep have size 1).
+  const auto en = strategy::enumerate_plans(f.pb(), sp);
+  CHECK(en.enumerated == 10 + 3);
+  int strided = 0;
+  for (const auto& c : en.feasible)
+    if (c.plan.order == "tp-cp-ep-pp-dp") {
+      ++strided;
+      CHECK(c.plan.pp > 1);
+      CHECK(c.plan.dp > 1);
+    }
+  CHECK(strided == 3);
+  CHECK(strategy::effective_order(strategy::parse_plan("tp=2 pp=2 dp=2 order=tp-cp-ep-pp-dp"), "tp-cp-ep-pp-dp") ==
+        "tp-pp-dp");
+  CHECK(strategy::effective_order(strategy::parse_plan("tp=8 pp=1 dp=4"), "tp-cp-ep-dp-pp") == "tp-dp");
+}
+
 TEST_CASE("search: infeasible plans come with their reason") {
   Fixture f;
   const auto pb = f.pb();

@@ -57,10 +57,10 @@ Presets are read from $STRATA_HOME (topologies/, scenarios/models/) or the sourc
 const char* kRankHelp = R"(usage: strata rank SCENARIO [OPTIONS]
 
 Enumerates every plan the scenario allows (tp, pp, dp, micro-batch, vpp, sequence parallelism,
-recomputation, ZeRO stage, schedule), rejects those that cannot run (with the reason, e.g. out of
-memory), screens the rest with the analytical backend (branch and bound on a compute lower bound)
-and replays the best ones on SimGrid. Prints the ranked plans with step time, throughput, MFU,
-memory per GPU and the step-time breakdown.
+recomputation, ZeRO stage, schedule, and the rank orders listed under `search: order:`), rejects
+those that cannot run (with the reason, e.g. out of memory), screens the rest with the analytical
+backend (branch and bound on a compute lower bound) and replays the best ones on SimGrid. Prints
+the ranked plans with step time, throughput, MFU, memory per GPU and the step-time breakdown.
 
 options:
   --top N           plans to print (default 10)
@@ -78,8 +78,9 @@ Simulates one plan and prints its step time, throughput, MFU, breakdown (compute
 PP and DP communication, pipeline bubble) and memory per GPU.
 
 PLAN is space-separated key=value pairs; missing keys take the defaults shown:
-  tp=1 pp=1 dp=1 mbs=1 vpp=1 sp=off recompute=none zero=0 schedule=1f1b
-  (dp defaults to GPUs / (tp x pp) when omitted; schedule: gpipe, 1f1b, interleaved-1f1b)
+  tp=1 pp=1 dp=1 mbs=1 vpp=1 sp=off recompute=none zero=0 schedule=1f1b order=tp-cp-ep-dp-pp
+  (dp defaults to GPUs / (tp x pp) when omitted; schedule: gpipe, 1f1b, interleaved-1f1b;
+  order: rank placement, innermost dimension first, Megatron-LM's by default)
 
 options:
   --plan "PLAN"             the plan (required)

@@ -33,6 +33,7 @@ std::string short_plan(const strategy::Plan& p) {
   if (p.vpp > 1) os << " vpp" << p.vpp;
   if (p.sequence_parallel) os << " sp";
   os << " rc:" << strategy::to_string(p.recompute) << " z" << p.zero << " " << strategy::to_string(p.schedule);
+  if (p.order != strategy::Plan{}.order) os << " order:" << strategy::effective_order(p, p.order);
   return os.str();
 }
 

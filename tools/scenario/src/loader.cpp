@@ -431,6 +431,18 @@ strategy::SearchSpace read_search(MapReader& s) {
     });
   }
   s.maybe("schedule");
+  if (s.has("order")) {
+    sp.order = list_of<std::string>(s, "order", [&](const YAML::Node& x) {
+      std::string v = s.scalar(x, "order");
+      try {
+        strategy::check_order(v);
+      } catch (const std::invalid_argument&) {
+        s.fail_at(x, "order", "'" + v + "' must list tp, cp, ep, dp and pp once each, innermost first (Megatron-LM: tp-cp-ep-dp-pp)");
+      }
+      return v;
+    });
+  }
+  s.maybe("order");
   if (s.has("tp_within_node")) sp.tp_within_node = s.boolean("tp_within_node");
   s.maybe("tp_within_node");
   if (s.has("max_micro_batch")) sp.max_micro_batch = positive(s, "max_micro_batch");

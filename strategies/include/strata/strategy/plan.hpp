@@ -12,7 +12,7 @@ enum class Recompute { none, selective, full };
 /// Pipeline schedule.
 enum class Schedule { gpipe, one_f_one_b, interleaved };
 
-/// Parallelism plan, Megatron-LM names. Rank order is tp-dp-pp (tp fastest).
+/// Parallelism plan, Megatron-LM names. Ranks are placed in `order` (tp fastest by default).
 struct Plan {
   int tp = 1;           ///< tensor-parallel size
   int pp = 1;           ///< pipeline stages
@@ -42,6 +42,9 @@ struct Plan {
 int placement_rank(const Plan& p, int t, int d, int s);
 /// Throws std::invalid_argument unless `order` is a permutation of tp-cp-ep-dp-pp.
 void check_order(const std::string& order);
+/// The dimensions of `order` whose size in `p` exceeds one, innermost first ("tp-dp" for
+/// tp=8 pp=1 dp=4 in Megatron's order): two orders with the same effective order place alike.
+std::string effective_order(const Plan& p, const std::string& order);
 
 /// Layers of each virtual stage (pp x vpp of them, in pipeline order), as even as possible. The
 /// layers left over by an uneven split go to the middle stages first: the first stage also holds

@@ -42,6 +42,7 @@ struct SearchSpace {
   std::vector<bool> sequence_parallel;  ///< empty = both
   std::vector<Recompute> recompute;     ///< empty = all
   std::vector<Schedule> schedule;       ///< empty = all
+  std::vector<std::string> order;       ///< rank placements to try; empty = Megatron's only
   bool tp_within_node = true;           ///< keep TP groups inside one NVSwitch node
   int max_micro_batch = 16;             ///< when micro_batch is free
 };

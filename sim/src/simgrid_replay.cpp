@@ -24,8 +24,8 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <tuple>
 #include <stdexcept>
 #include <string>
@@ -127,7 +127,8 @@ class SimGridRun {
   // link of a kind and direction carries one load. When the placement makes the loads unequal
   // (a strided order, leaves that split nodes), a pair flow is held to its path's slowest link,
   // which single-link flows cannot express; such a task is routed pair by pair instead, up to
-  // kMaxRoutedFlows.
+  // kMaxRoutedFlows. (Its flows meet a symmetric task's traffic on that task's class links only,
+  // as a full replay would on every link of the class; the reduction tests bound the difference.)
   void plan_flows() {
     flows_.assign(graph_.size(), nullptr);
     pair_flows_.assign(graph_.size(), {});
@@ -334,9 +335,9 @@ class SimGridRun {
       for (const LinkFlow& f : *flows_[v])
         f.up ? flow(link_hosts_.at(f.link), hub_, f.bytes) : flow(hub_, link_hosts_.at(f.link), f.bytes);
     for (const Flow& f : pair_flows_[v]) {
-        const Level lv = fabric_->level(f.src, f.dst);
-        flow(endpoint(f.src, lv), endpoint(f.dst, lv), f.bytes);
-      }
+      const Level lv = fabric_->level(f.src, f.dst);
+      flow(endpoint(f.src, lv), endpoint(f.dst, lv), f.bytes);
+    }
     remaining_[v] = started;
     return started > 0;
   }

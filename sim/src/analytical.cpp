@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
-#include <tuple>
 
+#include "flow_key.hpp"
 #include "strata/sim/replay.hpp"
 
 namespace strata::sim {
@@ -27,10 +27,7 @@ struct IsolatedTimer::Impl {
   const NetworkSpec& net;
   std::shared_ptr<const Fabric> fabric;
   LinkLoads loads;
-  // (instances, op, algorithm, bytes) -> time; instances are shared by the tasks that use them.
-  std::map<std::tuple<const void*, int, int, double>, Seconds> memo;
-  // (source, destination, siblings, bytes) -> time.
-  std::map<std::tuple<int, int, const void*, double>, Seconds> transfers;
+  std::map<FlowKey, Seconds> memo;  // time of every collective with instances and transfer seen
 };
 
 IsolatedTimer::IsolatedTimer(const NetworkSpec& net) : impl_(std::make_unique<Impl>(net)) {}
@@ -42,9 +39,7 @@ Seconds IsolatedTimer::operator()(const Task& task) {
   if (const auto* col = std::get_if<CollectiveWork>(&task.work)) {
     const CollectiveCost cost = lower(col->collective, net);
     if (!col->groups || !col->contends) return isolated_time(cost, net);
-    const auto key = std::make_tuple(static_cast<const void*>(col->groups.get()),
-                                     static_cast<int>(col->collective.op),
-                                     static_cast<int>(col->collective.algorithm), col->collective.buffer.value());
+    const FlowKey key = flow_key(task);
     auto it = impl_->memo.find(key);
     if (it != impl_->memo.end()) return it->second;
     const Seconds t = fabric_time(cost, task_flows(task, net), impl_->loads);
@@ -56,13 +51,13 @@ Seconds IsolatedTimer::operator()(const Task& task) {
   const bool same = net.node_of(task.gpu) == net.node_of(tr.dst_gpu);
   const Seconds fixed = net.p2p_launch + (same ? net.scale_up_latency : net.scale_out_latency);
   if (!net.fabric && !tr.siblings) return p2p_time(tr.bytes, same, net);
-  const auto key = std::make_tuple(task.gpu, tr.dst_gpu, static_cast<const void*>(tr.siblings.get()), tr.bytes.value());
-  auto it = impl_->transfers.find(key);
-  if (it != impl_->transfers.end()) return it->second;
+  const FlowKey key = flow_key(task);
+  auto it = impl_->memo.find(key);
+  if (it != impl_->memo.end()) return it->second;
   impl_->loads.clear();
   for (const Flow& f : task_flows(task, net)) impl_->loads.add(f.src, f.dst, f.bytes);
   const Seconds t = fixed + impl_->loads.bottleneck();
-  impl_->transfers.emplace(key, t);
+  impl_->memo.emplace(key, t);
   return t;
 }
 

@@ -32,6 +32,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "flow_key.hpp"
 #include "strata/sim/replay.hpp"
 
 namespace sg4 = simgrid::s4u;
@@ -131,55 +132,45 @@ class SimGridRun {
   // as a full replay would on every link of the class; the reduction tests bound the difference.)
   void plan_flows() {
     flows_.assign(graph_.size(), nullptr);
-    pair_flows_.assign(graph_.size(), {});
+    pair_flows_.assign(graph_.size(), nullptr);
     LinkLoads loads(*fabric_);
-    std::map<std::tuple<const void*, int, int, double, int>, std::shared_ptr<const std::vector<LinkFlow>>> memo;
+    // Tasks with one key (shared instances or siblings) get the same flows.
+    std::map<FlowKey, std::pair<std::shared_ptr<const std::vector<LinkFlow>>, std::shared_ptr<const std::vector<Flow>>>>
+        memo;
     for (TaskId v = 0; v < graph_.size(); ++v) {
       const Task& t = graph_.task(v);
-      std::vector<Flow> flows;
-      int peer = t.gpu;
-      std::tuple<const void*, int, int, double, int> key{nullptr, 0, 0, 0.0, t.gpu};
-      if (const auto* col = std::get_if<CollectiveWork>(&t.work)) {
-        if (!col->contends) continue;
-        key = {col->groups.get(), static_cast<int>(col->collective.op), static_cast<int>(col->collective.algorithm),
-               col->collective.buffer.value(), col->groups ? -1 : t.gpu};
-        if (auto it = memo.find(key); reduce_ && it != memo.end()) {
-          flows_[v] = it->second;
-          continue;
-        }
-        if (!col->groups) {
-          // No instances: the member's own NVLink and NIC ports carry its load out and back.
-          const CollectiveCost cost = lower(col->collective, net_);
-          auto out = std::make_shared<std::vector<LinkFlow>>();
-          const auto g = static_cast<std::size_t>(t.gpu);
-          for (auto [link, bytes] : {std::pair{fabric_->nvl[g], cost.load.scale_up.value()},
-                                     std::pair{fabric_->nic[g], cost.load.scale_out.value()}})
-            if (bytes > 0) out->insert(out->end(), {{link, true, bytes}, {link, false, bytes}});
-          flows_[v] = out;
-          memo.emplace(key, std::move(out));
-          continue;
-        }
-        flows = task_flows(t, net_);
-      } else if (const auto* tr = std::get_if<TransferWork>(&t.work)) {
-        flows = task_flows(t, net_);
-        peer = tr->dst_gpu;
-      } else {
-        continue;
-      }
-      if (!reduce_) {
-        pair_flows_[v] = std::move(flows);
-        continue;
-      }
-      loads.clear();
-      for (const Flow& f : flows) loads.add(f.src, f.dst, f.bytes);
-      auto out = std::make_shared<std::vector<LinkFlow>>();
-      if (!reduce_by_symmetry(loads, t.gpu, peer, *out) && flows.size() <= kMaxRoutedFlows) {
-        pair_flows_[v] = std::move(flows);
-        continue;
-      }
-      flows_[v] = out;
-      if (std::holds_alternative<CollectiveWork>(t.work)) memo.emplace(key, out);
+      const auto* col = std::get_if<CollectiveWork>(&t.work);
+      if (col != nullptr ? !col->contends : !std::holds_alternative<TransferWork>(t.work)) continue;
+      const FlowKey key = flow_key(t);
+      auto it = memo.find(key);
+      if (it == memo.end()) it = memo.emplace(key, plan_task(t, loads)).first;
+      std::tie(flows_[v], pair_flows_[v]) = it->second;
     }
+  }
+
+  // The flows of one communication task: link-class flows, or GPU-pair flows to route.
+  std::pair<std::shared_ptr<const std::vector<LinkFlow>>, std::shared_ptr<const std::vector<Flow>>> plan_task(
+      const Task& t, LinkLoads& loads) const {
+    const auto* col = std::get_if<CollectiveWork>(&t.work);
+    if (col != nullptr && !col->groups) {
+      // No instances: the member's own NVLink and NIC ports carry its load out and back.
+      const CollectiveCost cost = lower(col->collective, net_);
+      auto out = std::make_shared<std::vector<LinkFlow>>();
+      const auto g = static_cast<std::size_t>(t.gpu);
+      for (auto [link, bytes] : {std::pair{fabric_->nvl[g], cost.load.scale_up.value()},
+                                 std::pair{fabric_->nic[g], cost.load.scale_out.value()}})
+        if (bytes > 0) out->insert(out->end(), {{link, true, bytes}, {link, false, bytes}});
+      return {std::move(out), nullptr};
+    }
+    auto flows = std::make_shared<std::vector<Flow>>(task_flows(t, net_));
+    if (!reduce_) return {nullptr, std::move(flows)};
+    loads.clear();
+    for (const Flow& f : *flows) loads.add(f.src, f.dst, f.bytes);
+    auto out = std::make_shared<std::vector<LinkFlow>>();
+    const int peer = col != nullptr ? t.gpu : std::get<TransferWork>(t.work).dst_gpu;
+    if (!reduce_by_symmetry(loads, t.gpu, peer, *out) && flows->size() <= kMaxRoutedFlows)
+      return {nullptr, std::move(flows)};
+    return {std::move(out), nullptr};
   }
 
   // Appends one flow per link class to `out`; false if some link kind and direction carries
@@ -269,11 +260,12 @@ class SimGridRun {
       if (fl)
         for (const LinkFlow& f : *fl) link_host(f.link);
     for (const auto& fl : pair_flows_)
-      for (const Flow& f : fl) {
-        const Level lv = fabric_->level(f.src, f.dst);
-        endpoint(f.src, lv);
-        endpoint(f.dst, lv);
-      }
+      if (fl)
+        for (const Flow& f : *fl) {
+          const Level lv = fabric_->level(f.src, f.dst);
+          endpoint(f.src, lv);
+          endpoint(f.dst, lv);
+        }
     zone_->seal();
   }
 
@@ -334,10 +326,11 @@ class SimGridRun {
     if (flows_[v])
       for (const LinkFlow& f : *flows_[v])
         f.up ? flow(link_hosts_.at(f.link), hub_, f.bytes) : flow(hub_, link_hosts_.at(f.link), f.bytes);
-    for (const Flow& f : pair_flows_[v]) {
-      const Level lv = fabric_->level(f.src, f.dst);
-      flow(endpoint(f.src, lv), endpoint(f.dst, lv), f.bytes);
-    }
+    if (pair_flows_[v])
+      for (const Flow& f : *pair_flows_[v]) {
+        const Level lv = fabric_->level(f.src, f.dst);
+        flow(endpoint(f.src, lv), endpoint(f.dst, lv), f.bytes);
+      }
     remaining_[v] = started;
     return started > 0;
   }
@@ -383,7 +376,7 @@ class SimGridRun {
   std::vector<std::shared_ptr<const std::vector<LinkFlow>>> flows_;
   std::unordered_map<int, sg4::Host*> link_hosts_;
   bool reduce_ = true;
-  std::vector<std::vector<Flow>> pair_flows_;  // full replay: every GPU pair's flow, routed
+  std::vector<std::shared_ptr<const std::vector<Flow>>> pair_flows_;  // GPU-pair flows, routed
   sg4::Host* hub_ = nullptr;
   std::vector<std::uint32_t> pending_;
   std::vector<std::uint8_t> phase_;

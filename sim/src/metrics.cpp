@@ -73,6 +73,8 @@ Breakdown summarize(const TaskGraph& graph, const ReplayResult& result) {
       return Seconds(exposed);
     };
     b.exposed_tp = expose(Category::tp_comm);
+    b.exposed_cp = expose(Category::cp_comm);
+    b.exposed_ep = expose(Category::ep_comm);
     b.exposed_pp = expose(Category::pp_comm);
     b.exposed_dp = expose(Category::dp_comm);
     b.idle = Seconds(std::max(0.0, out.step.value() - prev));
@@ -86,6 +88,8 @@ Breakdown summarize(const TaskGraph& graph, const ReplayResult& result) {
       out.mean.recompute += b.recompute * k;
       out.mean.optimizer += b.optimizer * k;
       out.mean.exposed_tp += b.exposed_tp * k;
+      out.mean.exposed_cp += b.exposed_cp * k;
+      out.mean.exposed_ep += b.exposed_ep * k;
       out.mean.exposed_pp += b.exposed_pp * k;
       out.mean.exposed_dp += b.exposed_dp * k;
       out.mean.idle += b.idle * k;

@@ -20,12 +20,15 @@ const char* to_string(Category c) {
     case Category::tp_comm: return "tp_comm";
     case Category::pp_comm: return "pp_comm";
     case Category::dp_comm: return "dp_comm";
+    case Category::cp_comm: return "cp_comm";
+    case Category::ep_comm: return "ep_comm";
   }
   return "unknown";
 }
 
 bool is_comm(Category c) {
-  return c == Category::tp_comm || c == Category::pp_comm || c == Category::dp_comm;
+  return c == Category::tp_comm || c == Category::pp_comm || c == Category::dp_comm || c == Category::cp_comm ||
+         c == Category::ep_comm;
 }
 
 namespace {

@@ -13,36 +13,94 @@
 
 namespace strata::strategy {
 
-int stage_rank(const Plan& p, int stage) { return placement_rank(p, 0, 0, stage); }
+int stage_rank(const Plan& p, int stage) { return placement_rank(p, 0, 0, 0, stage); }
+
+namespace {
+
+// GPUs of a group that share the first member's NVLink domain (1 if the group is not split
+// evenly over domains).
+int per_domain(const std::vector<int>& members, const sim::NetworkSpec& net) {
+  int n = 0;
+  for (int r : members) n += net.node_of(r) == net.node_of(members.front()) ? 1 : 0;
+  return static_cast<int>(members.size()) % n == 0 ? n : 1;
+}
+
+std::vector<int> cp_members(const Plan& p, int s) {
+  std::vector<int> v;
+  for (int c = 0; c < p.cp; ++c) v.push_back(placement_rank(p, 0, c, 0, s));
+  return v;
+}
+
+std::vector<int> ep_members(const Plan& p, int s) {
+  std::vector<int> v;
+  for (int e = 0; e < p.ep; ++e) v.push_back(placement_rank(p, 0, 0, e, s));
+  return v;
+}
+
+Seconds isolated(const std::vector<sim::Collective>& cs, const sim::NetworkSpec& net) {
+  Seconds t;
+  for (const sim::Collective& c : cs) t += sim::isolated_time(sim::lower(c, net), net);
+  return t;
+}
+
+bool attention_gemm(const Op& op) { return op.name == "attn_scores" || op.name == "attn_context"; }
+
+}  // namespace
 
 PlanCosts plan_costs(const ModelSpec& model, const TrainingSpec& training,
                      const topo::ClusterSpec& cluster, const Plan& plan, const OpCostModel& cost) {
   const LayerShape shape = LayerShape::of(model, training, plan);
   const sim::NetworkSpec net = cluster.network(false);
+  const int cp_per_node = plan.cp > 1 ? per_domain(cp_members(plan, 0), net) : 1;
+  const int ep_per_node = plan.ep > 1 ? per_domain(ep_members(plan, 0), net) : 1;
+  auto layer = [&](const LayerShape& x) {
+    LayerCosts l;
+    l.forward = cost.total(layer_forward(x));
+    l.backward = cost.total(layer_backward(x));
+    l.backward_input = cost.total(layer_backward_input(x));
+    l.backward_weight = cost.total(layer_backward_weight(x));
+    l.recompute = cost.total(layer_recompute(x, plan.recompute));
+    l.forward_gemms = cost.total(layer_forward_gemms(x));
+    for (const Op& op : layer_backward(x))
+      if (std::holds_alternative<Gemm>(op.kind) && !attention_gemm(op)) l.backward_gemms += cost.time(op);
+    l.attention_forward = cost.total(attention_forward(x));
+    l.attention_backward = cost.total(attention_backward(x));
+    l.tp = isolated(layer_tp_collectives(x, net.gpus_per_node), net);
+    l.cp_forward = isolated(layer_cp_collectives(x, cp_per_node), net);
+    l.cp_backward = isolated(layer_cp_collectives_backward(x, cp_per_node), net);
+    l.ep = isolated(layer_ep_collectives(x, ep_per_node), net);
+    return l;
+  };
   PlanCosts c;
-  c.layer_forward = cost.total(layer_forward(shape));
-  c.layer_backward = cost.total(layer_backward(shape));
-  c.layer_recompute = cost.total(layer_recompute(shape, plan.recompute));
+  c.dense = layer(shape);
+  c.moe = model.moe() ? layer(shape.moe_layer(model)) : c.dense;
   c.embedding_forward = cost.total(embedding_forward(shape));
   c.embedding_backward = cost.total(embedding_backward(shape));
   c.head_forward = cost.total(head_forward(shape));
   c.head_backward = cost.total(head_backward(shape));
-  for (const sim::Collective& col : layer_tp_collectives(shape, net.gpus_per_node))
-    c.layer_tp += sim::isolated_time(sim::lower(col, net), net);
   if (auto e = embedding_tp_collective(shape, net.gpus_per_node))
     c.embedding_tp = sim::isolated_time(sim::lower(*e, net), net);
   return c;
 }
 
-Seconds PlanCosts::stage_compute(const Plan& p, int layers, int stage, int microbatches) const {
+Seconds PlanCosts::stage_compute(const ModelSpec& m, const Plan& p, int stage, int microbatches) const {
   const int vstages = p.pp * p.vpp;
-  const std::vector<int> chunks = virtual_stage_layers(layers, p.pp, p.vpp);
-  const bool full = p.recompute == Recompute::full;
-  const Seconds layer = layer_forward + layer_backward + layer_recompute + layer_tp * (full ? 3.0 : 2.0);
+  const std::vector<int> chunks = virtual_stage_layers(m.layers, p.pp, p.vpp);
   Seconds total;
   for (int c = 0; c < p.vpp; ++c) {
     const int vs = c * p.pp + stage;
-    Seconds chunk = layer * chunks[static_cast<std::size_t>(vs)];
+    const int first = first_layer_of(m, p, vs);
+    Seconds chunk;
+    for (int i = 0; i < chunks[static_cast<std::size_t>(vs)]; ++i) {
+      const LayerCosts& l = m.moe_layer(first + i) ? moe : dense;
+      const bool full = p.recomputes_layer(i);
+      const bool recomputes = p.recompute == Recompute::selective || full;
+      const double passes = full ? 3.0 : 2.0;  // forward communication runs again when recomputed
+      chunk += l.forward + l.backward + (recomputes ? l.recompute : Seconds());
+      if (!p.tp_overlap) chunk += l.tp * passes;
+      if (p.cp_comm == CpComm::all_to_all) chunk += l.cp_forward * (full ? 2.0 : 1.0) + l.cp_backward;
+      chunk += l.ep * passes;
+    }
     if (vs == 0) chunk += embedding_forward + embedding_backward + embedding_tp;
     if (vs == vstages - 1) chunk += head_forward + head_backward;
     total += chunk * microbatches;
@@ -57,6 +115,7 @@ using sim::Collective;
 using sim::CollectiveOp;
 using sim::CollectiveWork;
 using sim::ComputeWork;
+using sim::GroupInstances;
 using sim::Lane;
 using sim::Task;
 using sim::TaskId;
@@ -64,12 +123,26 @@ using sim::TransferWork;
 
 constexpr TaskId kNone = ~TaskId{0};
 
+// Instances of one kind of communicator on a stage: every group, the representative GPU's
+// first, and the shape they share.
+struct Groups {
+  std::shared_ptr<const GroupInstances> instances;
+  sim::GroupShape shape;
+};
+
+// A sharded data-parallel group: the whole group, and with hybrid sharding its shard groups
+// (ZeRO's reduce-scatter and all-gather) and replica groups (all-reduce across shard groups).
+struct DataGroups {
+  Groups all, shard, replica;
+  bool hybrid = false;
+};
+
 class Builder {
  public:
   Builder(const ModelSpec& m, const TrainingSpec& t, const topo::ClusterSpec& c, const Plan& p,
           const OpCostModel& cost, Granularity g)
       : model_(m), train_(t), cluster_(c), plan_(p), cost_(cost), fine_(g == Granularity::layer),
-        net_(c.network(false)), shape_(LayerShape::of(m, t, p)) {}
+        net_(c.network(false)), shape_(LayerShape::of(m, t, p)), moe_shape_(shape_.moe_layer(m)) {}
 
   sim::TaskGraph build() {
     m_ = plan_.microbatches(train_.global_batch);
@@ -96,36 +169,80 @@ class Builder {
     bool forward = true;
   };
 
+  // A gradient bucket: dense and expert parameters wait for different groups.
+  struct Bucket {
+    double dense = 0, expert = 0;
+    [[nodiscard]] double total() const { return dense + expert; }
+  };
+
   Pass& pass(int mb, int vs, bool forward) {
     return passes_[(static_cast<std::size_t>(mb) * vstages_ + vs) * 2 + (forward ? 0 : 1)];
+  }
+
+  // Groups of the GPUs of stage `s` that agree on every coordinate `key` returns, each ordered
+  // by global rank; the group of the stage's representative first.
+  template <class Key>
+  Groups groups_of(int s, Key key) {
+    std::map<std::vector<int>, std::vector<int>> by_key;
+    for (int t = 0; t < plan_.tp; ++t)
+      for (int c = 0; c < plan_.cp; ++c)
+        for (int d = 0; d < plan_.dp; ++d) by_key[key(t, c, d)].push_back(placement_rank(plan_, t, c, d, s));
+    auto inst = std::make_shared<GroupInstances>();
+    const std::vector<int> own = key(0, 0, 0);
+    for (auto& [k, members] : by_key) {
+      std::sort(members.begin(), members.end());
+      if (k == own) inst->insert(inst->begin(), members);
+      else inst->push_back(members);
+    }
+    return Groups{inst, sim::GroupShape{static_cast<int>(inst->front().size()), per_domain(inst->front(), net_)}};
+  }
+
+  // Splits every group of `all` into shard groups of `shard` consecutive members, and the
+  // replica groups that link the members at the same place of each shard group.
+  DataGroups sharded(const Groups& all, int shard) {
+    DataGroups g;
+    g.all = all;
+    g.shard = all;
+    g.replica = all;
+    const int size = all.shape.size;
+    if (plan_.zero == 0 || shard <= 0 || shard >= size || size % shard != 0) return g;
+    g.hybrid = true;
+    auto shards = std::make_shared<GroupInstances>();
+    auto replicas = std::make_shared<GroupInstances>();
+    for (const std::vector<int>& members : *all.instances) {
+      for (int i = 0; i < size; i += shard)
+        shards->emplace_back(members.begin() + i, members.begin() + i + shard);
+      for (int j = 0; j < shard; ++j) {
+        std::vector<int> r;
+        for (int i = j; i < size; i += shard) r.push_back(members[static_cast<std::size_t>(i)]);
+        replicas->push_back(std::move(r));
+      }
+    }
+    g.shard = Groups{shards, sim::GroupShape{shard, per_domain(shards->front(), net_)}};
+    g.replica = Groups{replicas, sim::GroupShape{size / shard, per_domain(replicas->front(), net_)}};
+    return g;
   }
 
   void prepare_costs() {
     costs_ = plan_costs(model_, train_, cluster_, plan_, cost_);
     tp_contends_ = plan_.tp > net_.gpus_per_node;
     tp_ = layer_tp_collectives(shape_, net_.gpus_per_node);
+    moe_tp_ = layer_tp_collectives(moe_shape_, net_.gpus_per_node);
     emb_tp_ = embedding_tp_collective(shape_, net_.gpus_per_node);
-    // Data-parallel groups of every stage as the placement lays them out: the task GPU's group
-    // (tensor rank 0) first, then its siblings on the other tensor ranks, which run in lockstep
-    // and share the fabric with it.
-    dp_instances_.clear();
+    const int ep = std::max(1, plan_.ep);
     for (int s = 0; s < plan_.pp; ++s) {
-      auto inst = std::make_shared<sim::GroupInstances>();
-      for (int t = 0; t < plan_.tp; ++t) {
-        std::vector<int> members;
-        for (int d = 0; d < plan_.dp; ++d) members.push_back(placement_rank(plan_, t, d, s));
-        inst->push_back(std::move(members));
-      }
-      dp_instances_.push_back(std::move(inst));
+      // Data parallelism spans dp x cp; experts are replicated over the same GPUs with the same
+      // expert rank (d mod ep), and exchange tokens with the GPUs of the other expert ranks.
+      const Groups dense = groups_of(s, [](int t, int, int) { return std::vector<int>{t}; });
+      const Groups expert = groups_of(s, [ep](int t, int, int d) { return std::vector<int>{t, d % ep}; });
+      dense_dp_.push_back(sharded(dense, plan_.shard > 0 ? plan_.shard : 0));
+      expert_dp_.push_back(sharded(expert, plan_.shard > 0 ? expert_shard_group(plan_) : 0));
+      cp_groups_.push_back(groups_of(s, [ep](int t, int, int d) { return std::vector<int>{t, d}; }));
+      ep_groups_.push_back(groups_of(s, [ep](int t, int c, int d) { return std::vector<int>{t, c, d / ep}; }));
     }
-    const std::vector<int>& first = dp_instances_[0]->front();
-    int per_domain = 0;
-    for (int r : first) per_domain += net_.node_of(r) == net_.node_of(first[0]) ? 1 : 0;
-    if (plan_.dp % per_domain != 0) per_domain = 1;
-    dp_group_ = sim::GroupShape{plan_.dp, per_domain};
-    const bool sharded = shape_.sequence_parallel || train_.p2p_scatter_gather;
+    const bool sharded_act = shape_.sequence_parallel || train_.p2p_scatter_gather;
     p2p_bytes_ = Bytes(static_cast<double>(shape_.tokens()) * model_.hidden * shape_.element_bytes /
-                       (sharded ? plan_.tp : 1));
+                       (sharded_act ? plan_.tp : 1));
   }
 
   TaskId add(Task t) { return graph_.add(std::move(t)); }
@@ -134,15 +251,40 @@ class Builder {
     return add(Task{ComputeWork{d}, gpu, Lane::compute, cat, s, mb, layer});
   }
 
-  // TP collectives of one layer (or a folded chunk of `layers` layers) on the compute stream.
-  TaskId tp_tasks(int gpu, const std::vector<Collective>& cs, Seconds folded, int layers, int s, int mb,
-                  int layer) {
-    TaskId last = kNone;
-    if (cs.empty()) return last;
-    if (!fine_pass_) return compute(gpu, Category::tp_comm, folded * layers, s, mb, layer);
-    for (const Collective& c : cs)
-      last = add(Task{CollectiveWork{c, tp_contends_, {}}, gpu, Lane::compute, Category::tp_comm, s, mb, layer});
-    return last;
+  // --- Tasks of the pass being emitted, with communication beside the compute stream. -------
+
+  // A task on the compute stream; with `join` it waits for the overlap-stream tasks started
+  // since the previous join.
+  TaskId on_compute(Pass& ps, Task t, bool join = true) {
+    t.lane = Lane::compute;
+    const TaskId id = add(std::move(t));
+    if (join) {
+      for (TaskId x : side_) graph_.precede(x, id);
+      side_.clear();
+    }
+    cursor_ = id;
+    touch(ps, id);
+    return id;
+  }
+  TaskId kernels(Pass& ps, Category cat, Seconds d, int s, int mb, int layer, bool join = true) {
+    last_kernels_ = on_compute(ps, Task{ComputeWork{d}, gpu_, Lane::compute, cat, s, mb, layer}, join);
+    return last_kernels_;
+  }
+  // A collective on the overlap stream, started after the latest compute-stream task.
+  void beside(const Collective& c, bool contends, std::shared_ptr<const GroupInstances> g, Category cat, int s,
+              int mb, int layer) {
+    const TaskId id = add(Task{CollectiveWork{c, contends, std::move(g)}, gpu_, Lane::overlap, cat, s, mb, layer});
+    if (cursor_ != kNone) graph_.precede(cursor_, id);
+    side_.push_back(id);
+  }
+  // A collective on the compute stream (it blocks the kernels after it).
+  void blocking(Pass& ps, const Collective& c, bool contends, std::shared_ptr<const GroupInstances> g, Category cat,
+                int s, int mb, int layer) {
+    on_compute(ps, Task{CollectiveWork{c, contends, std::move(g)}, gpu_, Lane::compute, cat, s, mb, layer});
+  }
+  // Ends a pass: the overlap stream's last tasks join the compute stream.
+  void close(Pass& ps, int s, int mb) {
+    if (!side_.empty()) kernels(ps, Category::forward, Seconds(0), s, mb, -1);
   }
 
   // Marks the first and last compute task of a pass.
@@ -152,12 +294,94 @@ class Builder {
     p.last = id;
   }
 
+  bool contends(const Groups& g) const { return g.shape.nodes() > 1; }
+
+  // TP collectives of one pass of one layer: on the compute stream, or with TP overlap beside
+  // the layer's GEMMs (`gemms` of compute).
+  void tp_pass(Pass& ps, const std::vector<Collective>& cs, Seconds gemms, Seconds rest, int s, int mb, int layer,
+               Category cat) {
+    if (!plan_.tp_overlap || cs.empty()) {
+      kernels(ps, cat, gemms + rest, s, mb, layer);
+      for (const Collective& c : cs)
+        on_compute(ps, Task{CollectiveWork{c, tp_contends_, {}}, gpu_, Lane::compute, Category::tp_comm, s, mb, layer});
+      return;
+    }
+    kernels(ps, cat, rest, s, mb, layer);
+    for (const Collective& c : cs) beside(c, tp_contends_, {}, Category::tp_comm, s, mb, layer);
+    kernels(ps, cat, gemms, s, mb, layer, false);
+  }
+
+  // The attention core of one pass of one layer with its CP communication: ring attention
+  // computes cp - 1 of its cp blocks while the K, V blocks circulate, and the last block after
+  // they arrive; all-to-all blocks the compute stream before and after the attention.
+  void attention_pass(Pass& ps, bool forward, Seconds attention, int s, int mb, int layer, Category cat) {
+    const int stage = s;
+    const std::vector<Collective> cs = forward ? layer_cp_collectives(shape_, cp_groups_[stage].shape.per_node)
+                                               : layer_cp_collectives_backward(shape_, cp_groups_[stage].shape.per_node);
+    const Groups& g = cp_groups_[static_cast<std::size_t>(stage)];
+    if (cs.empty()) {
+      kernels(ps, cat, attention, s, mb, layer);
+      return;
+    }
+    if (plan_.cp_comm == CpComm::ring) {
+      for (const Collective& c : cs) beside(c, contends(g), g.instances, Category::cp_comm, s, mb, layer);
+      const double cp = plan_.cp;
+      kernels(ps, cat, attention * ((cp - 1) / cp), s, mb, layer, false);
+      kernels(ps, cat, attention * (1 / cp), s, mb, layer);
+      return;
+    }
+    blocking(ps, cs[0], contends(g), g.instances, Category::cp_comm, s, mb, layer);
+    kernels(ps, cat, attention, s, mb, layer);
+    blocking(ps, cs[1], contends(g), g.instances, Category::cp_comm, s, mb, layer);
+  }
+
+  void ep_pass(Pass& ps, bool moe, int s, int mb, int layer) {
+    if (!moe) return;
+    const Groups& g = ep_groups_[static_cast<std::size_t>(s)];
+    for (const Collective& c : layer_ep_collectives(moe_shape_, g.shape.per_node))
+      blocking(ps, c, contends(g), g.instances, Category::ep_comm, s, mb, layer);
+  }
+
+  // One layer's forward (or its recomputation before the backward) at layer granularity.
+  void layer_forward_tasks(Pass& ps, int s, int mb, int l, Category cat) {
+    const bool moe = model_.moe_layer(l);
+    const LayerCosts& c = moe ? costs_.moe : costs_.dense;
+    const bool cp = plan_.cp > 1;
+    const Seconds gemms = plan_.tp_overlap ? c.forward_gemms : Seconds();
+    if (cp) attention_pass(ps, true, c.attention_forward, s, mb, l, cat);
+    tp_pass(ps, moe ? moe_tp_ : tp_, gemms, c.forward - (cp ? c.attention_forward : Seconds()) - gemms, s, mb, l, cat);
+    ep_pass(ps, moe, s, mb, l);
+  }
+
+  // One layer's backward at layer granularity: the input-gradient part (`input`) and the
+  // weight-gradient part (`weight`), both unless a zero-bubble schedule splits them.
+  void layer_backward_tasks(Pass& ps, int s, int mb, int l, bool input, bool weight) {
+    const bool moe = model_.moe_layer(l);
+    const LayerCosts& c = moe ? costs_.moe : costs_.dense;
+    if (!input) {
+      kernels(ps, Category::backward, c.backward_weight, s, mb, l);
+      return;
+    }
+    const bool cp = plan_.cp > 1;
+    const Seconds total = weight ? c.backward : c.backward_input;
+    const Seconds all_gemms = weight ? c.backward_gemms : c.backward_gemms - c.backward_weight;
+    const Seconds gemms = plan_.tp_overlap ? all_gemms : Seconds();
+    ep_pass(ps, moe, s, mb, l);
+    tp_pass(ps, moe ? moe_tp_ : tp_, gemms, total - (cp ? c.attention_backward : Seconds()) - gemms, s, mb, l,
+            Category::backward);
+    if (cp) attention_pass(ps, false, c.attention_backward, s, mb, l, Category::backward);
+  }
+
   void emit_stage(int s) {
-    const int gpu = stage_rank(plan_, s);
+    gpu_ = stage_rank(plan_, s);
+    const int gpu = gpu_;
     const std::vector<PipelineOp> ops = stage_schedule(plan_, s, m_);
+    const bool split = plan_.schedule == Schedule::zb_h1 && plan_.pp > 1;
     std::vector<int> backward_seen(plan_.vpp, 0);
     std::vector<bool> gathered(plan_.vpp, false);
     zero3_window_.clear();
+    cursor_ = kNone;
+    side_.clear();
     std::vector<TaskId> reductions;
     // Communication points. Receives are posted with the sends of the previous communication
     // point, which follows every pass except in the interleaved schedule's steady state: there a
@@ -166,12 +390,21 @@ class Builder {
     Pass* deferred = nullptr;  // a pair's forward, whose send waits for the pair's backward
     for (const PipelineOp& op : ops) {
       const int vs = op.chunk * plan_.pp + s;
+      if (op.weight) {
+        // A deferred weight-gradient pass: no communication but the gradient reduction.
+        Pass w;
+        const bool final_weight = ++backward_seen[op.chunk] == m_;
+        fine_pass_ = fine_ || zero3_per_use() || (final_weight && overlap());
+        emit_backward(s, vs, op.microbatch, w, final_weight, reductions, false, true);
+        stage_last_ = w.last;
+        continue;
+      }
       Pass& ps = pass(op.microbatch, vs, op.forward);
       ps.microbatch = op.microbatch;
       ps.vs = vs;
       ps.forward = op.forward;
       ps.ready = point;
-      const bool final_backward = !op.forward && ++backward_seen[op.chunk] == m_;
+      const bool final_backward = !op.forward && !split && ++backward_seen[op.chunk] == m_;
       // ZeRO-3 with a pipeline: gather a chunk's weights once, before its first forward.
       std::optional<TaskId> chunk_gather;
       if (plan_.zero == 3 && plan_.pp > 1 && op.forward && !gathered[op.chunk]) {
@@ -182,9 +415,9 @@ class Builder {
       // last backward of a chunk (its gradient buckets reduce during it) and ZeRO-3 gathers.
       fine_pass_ = fine_ || zero3_per_use() || (final_backward && overlap());
       if (op.forward)
-        emit_forward(gpu, s, vs, op.microbatch, ps, chunk_gather);
+        emit_forward(s, vs, op.microbatch, ps, chunk_gather);
       else
-        emit_backward(gpu, s, vs, op.microbatch, ps, final_backward, reductions);
+        emit_backward(s, vs, op.microbatch, ps, final_backward, reductions, true, !split);
       stage_last_ = ps.last;
       if (op.pair_start) {
         deferred = &ps;
@@ -212,21 +445,30 @@ class Builder {
     graph_.precede(ps.last, ps.send);
   }
 
-  // The same send between every other (tensor, data) rank pair of the two stages.
+  // The same send between every other (tensor, context, data) rank triple of the two stages.
   std::shared_ptr<const sim::TransferPairs> p2p_siblings(int from, int to) {
     auto& pairs = p2p_siblings_[{from, to}];
     if (!pairs) {
       auto v = std::make_shared<sim::TransferPairs>();
       for (int t = 0; t < plan_.tp; ++t)
-        for (int d = 0; d < plan_.dp; ++d)
-          if (t != 0 || d != 0) v->emplace_back(placement_rank(plan_, t, d, from), placement_rank(plan_, t, d, to));
+        for (int c = 0; c < plan_.cp; ++c)
+          for (int d = 0; d < plan_.dp; ++d)
+            if (t != 0 || c != 0 || d != 0)
+              v->emplace_back(placement_rank(plan_, t, c, d, from), placement_rank(plan_, t, c, d, to));
       pairs = std::move(v);
     }
     return pairs;
   }
 
+  // Parameters of layer `l` on one GPU: dense (replicated over dp x cp) and routed experts.
+  Bucket layer_params(int l) const {
+    if (!model_.moe_layer(l)) return {model_.layer_params() / plan_.tp, 0};
+    return {model_.moe_layer_dense_params() / plan_.tp, model_.moe_layer_expert_params() / (plan_.tp * plan_.ep)};
+  }
   double chunk_params(int vs) const {
-    double p = layers_in(vs) * model_.layer_params() / plan_.tp;
+    double p = 0;
+    const int first = chunk_first_[static_cast<std::size_t>(vs)];
+    for (int l = first; l < first + layers_in(vs); ++l) p += layer_params(l).total();
     if (vs == 0) p += embedding_params();
     if (vs == vstages_ - 1) p += head_params();
     return p;
@@ -240,10 +482,11 @@ class Builder {
     return own ? static_cast<double>(model_.vocab) * model_.hidden / plan_.tp : 0.0;
   }
 
+  // ZeRO all-gather of `params` local elements over the stage's shard group.
   TaskId gather(int gpu, double params, int s, int mb, int layer) {
-    const Collective c{CollectiveOp::all_gather, Bytes(params * shape_.element_bytes), dp_group_};
-    return add(Task{CollectiveWork{c, true, dp_instances_[static_cast<std::size_t>(s)]}, gpu, Lane::gather,
-                    Category::dp_comm, s, mb, layer});
+    const Groups& g = dense_dp_[static_cast<std::size_t>(s)].shard;
+    const Collective c{CollectiveOp::all_gather, Bytes(params * shape_.element_bytes), g.shape};
+    return add(Task{CollectiveWork{c, true, g.instances}, gpu, Lane::gather, Category::dp_comm, s, mb, layer});
   }
 
   // ZeRO-3 without a pipeline: gather before every use, at most two layers gathered at once.
@@ -257,113 +500,212 @@ class Builder {
 
   int layers_in(int vs) const { return chunk_layers_[static_cast<std::size_t>(vs)]; }
 
-  void emit_forward(int gpu, int s, int vs, int mb, Pass& ps, std::optional<TaskId> chunk_gather) {
+  // Whether the layer at position `i` of its chunk is recomputed before its backward.
+  bool recomputed(int i) const {
+    return plan_.recompute == Recompute::selective ? costs_.dense.recompute.value() > 0 || costs_.moe.recompute.value() > 0
+                                                   : plan_.recomputes_layer(i);
+  }
+
+  // Communication of a folded pass that nothing hides, per layer: TP (less what overlap hides
+  // behind the GEMMs), CP (all-to-all whole, ring less the attention it runs beside) and EP.
+  struct Exposed {
+    Seconds tp, cp, ep;
+  };
+  Exposed exposed(const LayerCosts& c, bool forward, bool moe, bool weight_split) const {
+    Exposed e;
+    const Seconds gemms = forward ? c.forward_gemms : (weight_split ? c.backward_gemms - c.backward_weight : c.backward_gemms);
+    e.tp = plan_.tp_overlap ? std::max(Seconds(), c.tp - gemms) : c.tp;
+    const Seconds cp = forward ? c.cp_forward : c.cp_backward;
+    const Seconds attention = forward ? c.attention_forward : c.attention_backward;
+    e.cp = plan_.cp_comm == CpComm::all_to_all
+               ? cp
+               : std::max(Seconds(), cp - attention * ((plan_.cp - 1.0) / plan_.cp));
+    e.ep = moe ? c.ep : Seconds();
+    return e;
+  }
+
+  // A folded pass's exposed communication as compute-stream tasks, one per category.
+  void folded_comm(Pass& ps, const Exposed& e, int s, int mb) {
+    if (e.tp.value() > 0) kernels(ps, Category::tp_comm, e.tp, s, mb, -1);
+    if (e.cp.value() > 0) kernels(ps, Category::cp_comm, e.cp, s, mb, -1);
+    if (e.ep.value() > 0) kernels(ps, Category::ep_comm, e.ep, s, mb, -1);
+  }
+
+  // Sum of per-layer exposures over the layers of chunk `vs`.
+  Exposed chunk_exposed(int vs, bool forward, bool weight_split, bool recompute_only) const {
+    Exposed sum;
+    const int first = chunk_first_[static_cast<std::size_t>(vs)];
+    for (int i = 0; i < layers_in(vs); ++i) {
+      if (recompute_only && !plan_.recomputes_layer(i)) continue;
+      const bool moe = model_.moe_layer(first + i);
+      const Exposed e = exposed(moe ? costs_.moe : costs_.dense, forward, moe, weight_split);
+      sum.tp += e.tp;
+      sum.cp += e.cp;
+      sum.ep += e.ep;
+    }
+    return sum;
+  }
+
+  bool uniform_chunk(int vs) const {
+    if (!model_.moe()) return true;
+    const int first = chunk_first_[static_cast<std::size_t>(vs)];
+    return !model_.moe_layer(first + layers_in(vs) - 1) || model_.moe_layer(first);
+  }
+
+  void emit_forward(int s, int vs, int mb, Pass& ps, std::optional<TaskId> chunk_gather) {
     const int first_layer = chunk_first_[static_cast<std::size_t>(vs)];
     const int layers = layers_in(vs);
+    cursor_ = stage_last_;
     auto first_dep = [&](TaskId id) {
       if (chunk_gather) graph_.precede(*chunk_gather, id);
       chunk_gather.reset();
     };
     if (!fine_pass_) {
-      Seconds work = costs_.layer_forward * layers;
+      Seconds work;
+      for (int l = first_layer; l < first_layer + layers; ++l)
+        work += (model_.moe_layer(l) ? costs_.moe : costs_.dense).forward;
+      if (!model_.moe()) work = costs_.dense.forward * layers;  // one product, as before MoE
       if (vs == 0) work += costs_.embedding_forward;
       if (vs == vstages_ - 1) work += costs_.head_forward;
-      const TaskId c = compute(gpu, Category::forward, work, s, mb, -1);
-      first_dep(c);
-      touch(ps, c);
-      Seconds tp = costs_.layer_tp * layers;
-      if (vs == 0) tp += costs_.embedding_tp;
-      if (tp.value() > 0) touch(ps, compute(gpu, Category::tp_comm, tp, s, mb, -1));
+      first_dep(kernels(ps, Category::forward, work, s, mb, -1));
+      Exposed e = chunk_exposed(vs, true, false, false);
+      if (!plan_.tp_overlap && !model_.moe()) e.tp = costs_.dense.tp * layers;
+      if (vs == 0) e.tp += costs_.embedding_tp;
+      folded_comm(ps, e, s, mb);
       return;
     }
     if (vs == 0) {
-      const TaskId e = compute(gpu, Category::forward, costs_.embedding_forward, s, mb, -1);
-      first_dep(e);
-      touch(ps, e);
+      first_dep(kernels(ps, Category::forward, costs_.embedding_forward, s, mb, -1));
       if (emb_tp_)
-        touch(ps, add(Task{CollectiveWork{*emb_tp_, tp_contends_, {}}, gpu, Lane::compute, Category::tp_comm, s, mb, -1}));
+        on_compute(ps, Task{CollectiveWork{*emb_tp_, tp_contends_, {}}, gpu_, Lane::compute, Category::tp_comm, s, mb, -1});
     }
     for (int l = first_layer; l < first_layer + layers; ++l) {
       std::optional<TaskId> g;
-      if (zero3_per_use()) g = zero3_gather(gpu, model_.layer_params() / plan_.tp, s, mb, l);
-      const TaskId c = compute(gpu, Category::forward, costs_.layer_forward, s, mb, l);
+      if (zero3_per_use()) g = zero3_gather(gpu_, layer_params(l).total(), s, mb, l);
+      const TaskId before = graph_.size();
+      layer_forward_tasks(ps, s, mb, l, Category::forward);
       if (g) {
-        graph_.precede(*g, c);
-        zero3_consumed(c);
+        graph_.precede(*g, before);
+        zero3_consumed(last_kernels_);
       }
-      first_dep(c);
-      touch(ps, c);
-      touch(ps, tp_tasks(gpu, tp_, costs_.layer_tp, 1, s, mb, l));
+      first_dep(before);
     }
-    if (vs == vstages_ - 1) touch(ps, compute(gpu, Category::forward, costs_.head_forward, s, mb, -1));
+    if (vs == vstages_ - 1) kernels(ps, Category::forward, costs_.head_forward, s, mb, -1);
+    close(ps, s, mb);
   }
 
-  void emit_backward(int gpu, int s, int vs, int mb, Pass& ps, bool final_backward,
-                     std::vector<TaskId>& reductions) {
+  // A backward pass: `input` (B) and `weight` (W) parts; both outside zero-bubble schedules.
+  void emit_backward(int s, int vs, int mb, Pass& ps, bool final_backward, std::vector<TaskId>& reductions,
+                     bool input, bool weight) {
     const int first_layer = chunk_first_[static_cast<std::size_t>(vs)];
     const int layers = layers_in(vs);
-    const bool full = plan_.recompute == Recompute::full;
+    const bool split = !(input && weight);
+    cursor_ = stage_last_;
     if (!fine_pass_) {
-      if (costs_.layer_recompute.value() > 0)
-        touch(ps, compute(gpu, Category::recompute, costs_.layer_recompute * layers, s, mb, -1));
-      if (full && !tp_.empty()) touch(ps, compute(gpu, Category::tp_comm, costs_.layer_tp * layers, s, mb, -1));
-      Seconds work = costs_.layer_backward * layers;
+      if (!input) {
+        Seconds w;
+        for (int l = first_layer; l < first_layer + layers; ++l)
+          w += (model_.moe_layer(l) ? costs_.moe : costs_.dense).backward_weight;
+        kernels(ps, Category::backward, w, s, mb, -1);
+        return;
+      }
+      int recomputed_layers = 0;
+      Seconds recompute, work;
+      for (int i = 0; i < layers; ++i) {
+        const LayerCosts& c = model_.moe_layer(first_layer + i) ? costs_.moe : costs_.dense;
+        if (recomputed(i)) {
+          recompute += c.recompute;
+          ++recomputed_layers;
+        }
+        work += split ? c.backward_input : c.backward;
+      }
+      if (!model_.moe() && recomputed_layers == layers) recompute = costs_.dense.recompute * layers;
+      if (!model_.moe() && !split) work = costs_.dense.backward * layers;
+      if (recompute.value() > 0) kernels(ps, Category::recompute, recompute, s, mb, -1);
+      if (plan_.recompute == Recompute::full) {
+        Exposed e = chunk_exposed(vs, true, false, true);
+        if (!plan_.tp_overlap && !model_.moe() && recomputed_layers == layers) e.tp = costs_.dense.tp * layers;
+        folded_comm(ps, e, s, mb);
+      }
       if (vs == 0) work += costs_.embedding_backward;
       if (vs == vstages_ - 1) work += costs_.head_backward;
-      touch(ps, compute(gpu, Category::backward, work, s, mb, -1));
-      if (!tp_.empty()) touch(ps, compute(gpu, Category::tp_comm, costs_.layer_tp * layers, s, mb, -1));
+      kernels(ps, Category::backward, work, s, mb, -1);
+      Exposed e = chunk_exposed(vs, false, split, false);
+      if (!plan_.tp_overlap && !model_.moe()) e.tp = costs_.dense.tp * layers;
+      folded_comm(ps, e, s, mb);
       return;
     }
-    double bucket = 0;
+    Bucket bucket;
     if (vs == vstages_ - 1) {
-      const TaskId h = compute(gpu, Category::backward, costs_.head_backward, s, mb, -1);
-      touch(ps, h);
-      bucket += head_params();
+      if (input) kernels(ps, Category::backward, costs_.head_backward, s, mb, -1);
+      if (weight) bucket.dense += head_params();
     }
     for (int l = first_layer + layers - 1; l >= first_layer; --l) {
-      const double lp = model_.layer_params() / plan_.tp;
+      const int i = l - first_layer;
+      const Bucket lp = layer_params(l);
       std::optional<TaskId> g;
-      if (zero3_per_use()) g = zero3_gather(gpu, lp, s, mb, l);
-      TaskId first_of_layer = kNone;
-      if (costs_.layer_recompute.value() > 0) {
-        first_of_layer = compute(gpu, Category::recompute, costs_.layer_recompute, s, mb, l);
-        touch(ps, first_of_layer);
-        if (full) touch(ps, tp_tasks(gpu, tp_, costs_.layer_tp, 1, s, mb, l));
+      if (zero3_per_use() && input) g = zero3_gather(gpu_, lp.total(), s, mb, l);
+      const TaskId before = graph_.size();
+      if (input && recomputed(i)) {
+        const LayerCosts& c = model_.moe_layer(l) ? costs_.moe : costs_.dense;
+        if (plan_.recompute == Recompute::full)
+          layer_forward_tasks(ps, s, mb, l, Category::recompute);
+        else
+          kernels(ps, Category::recompute, c.recompute, s, mb, l);
       }
-      const TaskId b = compute(gpu, Category::backward, costs_.layer_backward, s, mb, l);
-      if (first_of_layer == kNone) first_of_layer = b;
-      touch(ps, b);
+      layer_backward_tasks(ps, s, mb, l, input, weight);
       if (g) {
-        graph_.precede(*g, first_of_layer);
-        zero3_consumed(b);
+        graph_.precede(*g, before);
+        zero3_consumed(last_kernels_);
       }
-      touch(ps, tp_tasks(gpu, tp_, costs_.layer_tp, 1, s, mb, l));
+      if (!weight) continue;  // gradients are complete after the weight-gradient pass
       if (zero3_per_use()) {
-        reductions.push_back(reduce(gpu, ps.last, lp, s, mb, l));
+        reduce(gpu_, ps.last, lp, s, mb, l, reductions);
         continue;
       }
-      bucket += lp;
+      bucket.dense += lp.dense;
+      bucket.expert += lp.expert;
       const bool chunk_end = l == first_layer && vs != 0;
-      if (final_backward && overlap() && (bucket >= kBucketParams || chunk_end)) {
-        reductions.push_back(reduce(gpu, ps.last, bucket, s, mb, l));
-        bucket = 0;
+      if (final_backward && overlap() && (bucket.total() >= kBucketParams || chunk_end)) {
+        reduce(gpu_, ps.last, bucket, s, mb, l, reductions);
+        bucket = Bucket{};
       }
     }
     if (vs == 0) {
-      const TaskId e = compute(gpu, Category::backward, costs_.embedding_backward, s, mb, -1);
-      touch(ps, e);
-      bucket += embedding_params();
-      if (final_backward && overlap() && bucket > 0) reductions.push_back(reduce(gpu, e, bucket, s, mb, -1));
+      if (input) kernels(ps, Category::backward, costs_.embedding_backward, s, mb, -1);
+      if (weight) bucket.dense += embedding_params();
+      if (final_backward && overlap() && bucket.total() > 0) reduce(gpu_, ps.last, bucket, s, mb, -1, reductions);
     }
+    close(ps, s, mb);
   }
 
-  // Gradient reduction of `params` elements after task `after`: all-reduce without ZeRO,
-  // reduce-scatter with it.
-  TaskId reduce(int gpu, TaskId after, double params, int s, int mb, int layer) {
-    const CollectiveOp op = plan_.zero == 0 ? CollectiveOp::all_reduce : CollectiveOp::reduce_scatter;
-    const Collective c{op, Bytes(params * train_.grad_reduce_bytes()), dp_group_};
-    const TaskId r = add(Task{CollectiveWork{c, true, dp_instances_[static_cast<std::size_t>(s)]}, gpu, Lane::reduce,
-                              Category::dp_comm, s, mb, layer});
+  // Gradient reduction of a bucket after task `after`: all-reduce without ZeRO, reduce-scatter
+  // with it (then, with hybrid sharding, an all-reduce of the shard across shard groups). Dense
+  // and expert gradients go to their own groups.
+  void reduce(int gpu, TaskId after, const Bucket& b, int s, int mb, int layer, std::vector<TaskId>& out) {
+    const std::size_t st = static_cast<std::size_t>(s);
+    for (auto [params, groups] : {std::pair{b.dense, &dense_dp_[st]}, std::pair{b.expert, &expert_dp_[st]}}) {
+      if (params <= 0) continue;
+      const Bytes bytes(params * train_.grad_reduce_bytes());
+      if (plan_.zero == 0) {
+        out.push_back(reduction(gpu, after, {CollectiveOp::all_reduce, bytes, groups->all.shape}, groups->all, s, mb, layer));
+        continue;
+      }
+      const TaskId rs = reduction(gpu, after, {CollectiveOp::reduce_scatter, bytes, groups->shard.shape}, groups->shard, s,
+                                  mb, layer);
+      out.push_back(rs);
+      if (groups->hybrid) {
+        const Bytes shard_bytes(bytes.value() / groups->shard.shape.size);
+        out.push_back(reduction(gpu, rs, {CollectiveOp::all_reduce, shard_bytes, groups->replica.shape}, groups->replica,
+                                s, mb, layer));
+      }
+    }
+  }
+  void reduce(int gpu, TaskId after, double params, int s, int mb, int layer, std::vector<TaskId>& out) {
+    reduce(gpu, after, Bucket{params, 0}, s, mb, layer, out);
+  }
+  TaskId reduction(int gpu, TaskId after, const Collective& c, const Groups& g, int s, int mb, int layer) {
+    const TaskId r = add(Task{CollectiveWork{c, true, g.instances}, gpu, Lane::reduce, Category::dp_comm, s, mb, layer});
     graph_.precede(after, r);
     return r;
   }
@@ -372,7 +714,8 @@ class Builder {
   bool overlap() const { return train_.overlap_grad_reduce || zero3_per_use(); }
 
   void finish_step(int gpu, int s, std::vector<TaskId>& reductions) {
-    if (!overlap()) reductions.push_back(reduce(gpu, stage_last_, stage_params(model_, train_, plan_, s), s, -1, -1));
+    const StageParams sp = stage_param_split(model_, train_, plan_, s);
+    if (!overlap()) reduce(gpu, stage_last_, Bucket{sp.dense, sp.expert}, s, -1, -1, reductions);
     TaskId last_reduce = reductions.empty() ? kNone : reductions.back();
     // Tied input and output embeddings on different stages sum their gradients.
     if (plan_.pp > 1 && model_.tied_embeddings && (s == 0 || s == plan_.pp - 1)) {
@@ -386,13 +729,12 @@ class Builder {
       if (last_reduce == kNone) graph_.precede(stage_last_, e);
       last_reduce = e;
     }
-    const double params = stage_params(model_, train_, plan_, s);
-    const double local = plan_.zero >= 1 ? params / plan_.dp : params;
-    const TaskId opt = compute(gpu, Category::optimizer, cost_.time(optimizer_step(local)), s, -1, -1);
+    const TaskId opt = compute(gpu, Category::optimizer,
+                               cost_.time(optimizer_step(optimizer_params(model_, train_, plan_, s))), s, -1, -1);
     if (last_reduce != kNone) graph_.precede(last_reduce, opt);
     if (plan_.zero == 1 || plan_.zero == 2) {
       // Distributed optimizer: every replica gathers the updated weights.
-      const TaskId g = gather(gpu, params, s, -1, -1);
+      const TaskId g = gather(gpu, sp.total(), s, -1, -1);
       graph_.precede(opt, g);
     }
   }
@@ -424,21 +766,25 @@ class Builder {
   const OpCostModel& cost_;
   const bool fine_;
   const sim::NetworkSpec net_;
-  const LayerShape shape_;
+  const LayerShape shape_, moe_shape_;
 
   int m_ = 0, vstages_ = 0;
   std::vector<int> chunk_layers_, chunk_first_;  // layers of each virtual stage, and the first one
   PlanCosts costs_;
-  std::vector<Collective> tp_;
+  std::vector<Collective> tp_, moe_tp_;
   std::optional<Collective> emb_tp_;
   bool tp_contends_ = false;
-  sim::GroupShape dp_group_;
-  std::vector<std::shared_ptr<const sim::GroupInstances>> dp_instances_;  // per stage
+  std::vector<DataGroups> dense_dp_, expert_dp_;  // per stage
+  std::vector<Groups> cp_groups_, ep_groups_;     // per stage
   std::map<std::pair<int, int>, std::shared_ptr<const sim::TransferPairs>> p2p_siblings_;
   Bytes p2p_bytes_;
   std::vector<Pass> passes_;
   std::vector<TaskId> zero3_window_;
   TaskId stage_last_ = kNone;  // last compute task of the stage being emitted
+  int gpu_ = 0;                // representative GPU of the stage being emitted
+  TaskId cursor_ = kNone;      // latest compute-stream task of the pass being emitted
+  TaskId last_kernels_ = kNone;  // latest kernel (not collective) task
+  std::vector<TaskId> side_;   // overlap-stream tasks the next joining compute task waits for
   bool fine_pass_ = false;     // the pass being emitted gets one task per layer
   sim::TaskGraph graph_;
 };

@@ -12,19 +12,36 @@ void need(bool ok, const std::string& what) {
 // GPT-family cards (GELU) carry biases and LayerNorm; Llama-family cards (SwiGLU) carry neither
 // bias nor LayerNorm's shift.
 bool has_bias(const ModelSpec& m) { return m.activation == Activation::gelu; }
+
+// Attention projections and the two norms of a layer.
+double attention_and_norms(const ModelSpec& m) {
+  const double h = m.hidden, kv = static_cast<double>(m.kv_width());
+  const bool bias = has_bias(m);
+  double attn = h * (h + 2 * kv) + h * h;
+  if (bias) attn += (h + 2 * kv) + h;
+  return attn + (bias ? 4 * h : 2 * h);
+}
+
+// One MLP (dense, or one expert) of inner size f.
+double mlp_params(const ModelSpec& m, double f) {
+  const double h = m.hidden;
+  double mlp = m.activation == Activation::swiglu ? 3 * h * f : 2 * h * f;
+  if (has_bias(m)) mlp += f + h;
+  return mlp;
+}
 }  // namespace
 
-double ModelSpec::layer_params() const {
-  const double h = hidden, kv = static_cast<double>(kv_width()), f = ffn;
-  const bool bias = has_bias(*this);
-  double attn = h * (h + 2 * kv) + h * h;
-  double mlp = activation == Activation::swiglu ? 3 * h * f : 2 * h * f;
-  double norms = bias ? 4 * h : 2 * h;
-  if (bias) {
-    attn += (h + 2 * kv) + h;
-    mlp += f + h;
-  }
-  return attn + mlp + norms;
+double ModelSpec::layer_params() const { return attention_and_norms(*this) + mlp_params(*this, ffn); }
+
+double ModelSpec::moe_layer_dense_params() const {
+  return attention_and_norms(*this) + static_cast<double>(experts) * hidden +  // router
+         shared_experts * mlp_params(*this, moe_ffn);
+}
+
+double ModelSpec::moe_layer_expert_params() const { return experts * mlp_params(*this, moe_ffn); }
+
+double ModelSpec::params_of_layer(int l) const {
+  return moe_layer(l) ? moe_layer_dense_params() + moe_layer_expert_params() : layer_params();
 }
 
 double ModelSpec::embedding_params(int seq) const {
@@ -37,7 +54,9 @@ double ModelSpec::output_params() const {
 
 double ModelSpec::total_params(int seq) const {
   const double final_norm = has_bias(*this) ? 2.0 * hidden : hidden;
-  return layers * layer_params() + embedding_params(seq) + output_params() + final_norm;
+  double body = 0;
+  for (int l = 0; l < layers; ++l) body += params_of_layer(l);
+  return body + embedding_params(seq) + output_params() + final_norm;
 }
 
 void ModelSpec::check() const {
@@ -52,16 +71,31 @@ void ModelSpec::check() const {
   need(ffn > 0, n + "ffn must be positive");
   need(vocab > 0, n + "vocab must be positive");
   need(seq_len > 0, n + "seq_len must be positive");
+  if (experts > 0 || top_k > 0 || moe_ffn > 0 || shared_experts > 0 || dense_layers > 0) {
+    need(experts > 0, n + "experts must be positive for a mixture-of-experts model");
+    need(top_k > 0 && top_k <= experts, n + "top_k must be between 1 and experts (" + std::to_string(experts) + ")");
+    need(moe_ffn > 0, n + "moe_ffn must be positive for a mixture-of-experts model");
+    need(shared_experts >= 0, n + "shared_experts must not be negative");
+    need(dense_layers >= 0 && dense_layers < layers, n + "dense_layers must be below layers");
+  }
 }
 
 void TrainingSpec::check() const {
   need(global_batch > 0, "training: global_batch must be positive");
   need(seq_len > 0, "training: seq_len must be positive");
+  need(capacity_factor >= 1.0, "training: capacity_factor must be at least 1");
 }
 
 double model_flops_per_step(const ModelSpec& m, const TrainingSpec& t) {
   const double tokens = static_cast<double>(t.global_batch) * t.seq_len;
-  const double dense = m.layers * m.layer_params() + static_cast<double>(m.vocab) * m.hidden;
+  double dense = static_cast<double>(m.vocab) * m.hidden;
+  for (int l = 0; l < m.layers; ++l) {
+    if (!m.moe_layer(l)) {
+      dense += m.layer_params();
+    } else {
+      dense += m.moe_layer_dense_params() + m.moe_layer_expert_params() * m.top_k / m.experts;
+    }
+  }
   return 6 * dense * tokens + 12.0 * m.layers * m.hidden * static_cast<double>(t.seq_len) * tokens;
 }
 

@@ -24,6 +24,21 @@ LayerShape LayerShape::of(const ModelSpec& m, const TrainingSpec& t, const Plan&
   s.attention = t.attention;
   s.framework = t.framework;
   s.element_bytes = t.precision == topo::Precision::fp32 ? 4 : 2;
+  s.cp = p.cp;
+  s.cp_comm = p.cp_comm;
+  s.ep = p.ep;
+  s.capacity_factor = t.capacity_factor;
+  return s;
+}
+
+LayerShape LayerShape::moe_layer(const ModelSpec& m) const {
+  LayerShape s = *this;
+  if (!m.moe()) return s;
+  s.moe = true;
+  s.experts = m.experts;
+  s.top_k = m.top_k;
+  s.moe_ffn = m.moe_ffn;
+  s.shared_experts = m.shared_experts;
   return s;
 }
 
@@ -82,14 +97,17 @@ ElementBytes element_bytes(const LayerShape& x) {
   return {2 * E, 3 * E, 2 * E, 3 * E, 3 * E, 5 * E, 2 * E + 4, 4 + E};
 }
 
-std::vector<Op> attention_core_forward(const LayerShape& x) {
+}  // namespace
+
+std::vector<Op> attention_forward(const LayerShape& x) {
   const Dims d = dims(x);
   std::vector<Op> ops;
   const long bh = x.micro_batch * x.heads / x.tp;
   const long hd = x.hidden / x.heads;
   if (x.attention == AttentionKernel::flash) {
-    // Causal: half of the s x s score matrix is computed.
-    const double flops = 4.0 * d.b * d.heads_local * d.s * d.s * d.d * 0.5;
+    // Causal: half of the s x s score matrix is computed. Context parallelism balances it
+    // (zig-zag chunks for ring attention, whole heads for all-to-all): 1/cp per rank.
+    const double flops = 4.0 * d.b * d.heads_local * d.s * d.s * d.d * 0.5 / x.cp;
     const double bytes = d.E * d.T * (2 * d.h + 2 * d.kv) / d.t;
     ops.push_back(Op{"flash_attention", FusedAttention{false}, Flops(flops), Bytes(bytes)});
     return ops;
@@ -103,18 +121,18 @@ std::vector<Op> attention_core_forward(const LayerShape& x) {
   return ops;
 }
 
-std::vector<Op> attention_core_backward(const LayerShape& x) {
+std::vector<Op> attention_backward(const LayerShape& x) {
   const Dims d = dims(x);
   std::vector<Op> ops;
   if (x.attention == AttentionKernel::flash) {
     // Backward recomputes the scores: 5 matmuls of the forward's 2.
-    const double flops = 4.0 * d.b * d.heads_local * d.s * d.s * d.d * 0.5 * 2.5;
+    const double flops = 4.0 * d.b * d.heads_local * d.s * d.s * d.d * 0.5 * 2.5 / x.cp;
     const double bytes = 2 * d.E * d.T * (2 * d.h + 2 * d.kv) / d.t;
     ops.push_back(Op{"flash_attention_bwd", FusedAttention{true}, Flops(flops), Bytes(bytes)});
     return ops;
   }
   const double scores = d.b * d.heads_local * d.s * d.s;
-  for (const Op& f : attention_core_forward(x)) {
+  for (const Op& f : attention_forward(x)) {
     if (std::holds_alternative<Gemm>(f.kind)) add_gemm_backward(ops, f, x.element_bytes);
   }
   ops.push_back(elementwise("softmax_bwd", scores * 3 * d.E));
@@ -122,8 +140,96 @@ std::vector<Op> attention_core_backward(const LayerShape& x) {
   return ops;
 }
 
+namespace {
+
 double residual_bytes(const LayerShape& x, const Dims& d) {
   return d.Tn * d.h * (3 * d.E + (x.dropout ? 1 : 0));
+}
+
+}  // namespace
+
+namespace {
+
+// Elementwise bytes per element of the activation between the MLP's up and down projections.
+double activation_bytes(const LayerShape& x) {
+  return x.activation == Activation::swiglu ? element_bytes(x).swiglu : 2.0 * x.element_bytes;
+}
+double activation_bwd_bytes(const LayerShape& x) {
+  return x.activation == Activation::swiglu ? element_bytes(x).swiglu_bwd : 3.0 * x.element_bytes;
+}
+long up_width(const LayerShape& x, long f) { return x.activation == Activation::swiglu ? 2 * f : f; }
+
+// A dense MLP; or a MoE MLP: router, permutation of the token copies to their experts, the
+// local experts as one grouped GEMM each way, the shared experts, and the weighted combine.
+void mlp_forward(const LayerShape& x, std::vector<Op>& ops) {
+  const Dims d = dims(x);
+  const long T = x.tokens(), tp = x.tp;
+  const int E = x.element_bytes;
+  if (!x.moe) {
+    ops.push_back(gemm("mlp_up", T, up_width(x, x.ffn) / tp, x.hidden, 1, E));
+    ops.push_back(elementwise("activation", activation_bytes(x) * d.T * d.f / d.t));
+    ops.push_back(gemm("mlp_down", T, x.hidden, x.ffn / tp, 1, E));
+    return;
+  }
+  const double routed = x.routed_tokens();
+  const long local = std::max(1L, x.experts / x.ep);
+  const long rows = std::max(1L, static_cast<long>(std::ceil(routed / static_cast<double>(local))));
+  const double fm = static_cast<double>(x.moe_ffn);
+  ops.push_back(gemm("router", static_cast<long>(d.Tn), x.experts, x.hidden, 1, E));
+  ops.push_back(elementwise("moe_permute", 2 * routed * d.h * d.E));
+  ops.push_back(gemm("expert_up", rows, up_width(x, x.moe_ffn) / tp, x.hidden, local, E));
+  ops.push_back(elementwise("expert_activation", activation_bytes(x) * routed * fm / d.t));
+  ops.push_back(gemm("expert_down", rows, x.hidden, x.moe_ffn / tp, local, E));
+  ops.push_back(elementwise("moe_unpermute", 2 * routed * d.h * d.E));
+  if (x.shared_experts > 0) {
+    const long fs = x.shared_experts * x.moe_ffn;
+    ops.push_back(gemm("shared_up", T, up_width(x, fs) / tp, x.hidden, 1, E));
+    ops.push_back(elementwise("shared_activation", activation_bytes(x) * d.T * static_cast<double>(fs) / d.t));
+    ops.push_back(gemm("shared_down", T, x.hidden, fs / tp, 1, E));
+  }
+}
+
+// Backward of the MLP's memory-bound kernels (the GEMMs come from the forward list).
+void mlp_backward_elementwise(const LayerShape& x, std::vector<Op>& ops) {
+  const Dims d = dims(x);
+  if (!x.moe) {
+    ops.push_back(elementwise("activation_bwd", activation_bwd_bytes(x) * d.T * d.f / d.t));
+    return;
+  }
+  const double routed = x.routed_tokens();
+  ops.push_back(elementwise("moe_permute_bwd", 2 * routed * d.h * d.E));
+  ops.push_back(elementwise("expert_activation_bwd", activation_bwd_bytes(x) * routed * static_cast<double>(x.moe_ffn) / d.t));
+  ops.push_back(elementwise("moe_unpermute_bwd", 2 * routed * d.h * d.E));
+  if (x.shared_experts > 0)
+    ops.push_back(elementwise("shared_activation_bwd", activation_bwd_bytes(x) * d.T *
+                                                           static_cast<double>(x.shared_experts * x.moe_ffn) / d.t));
+}
+
+bool attention_gemm(const Op& op) { return op.name == "attn_scores" || op.name == "attn_context"; }
+
+// The backward pass in its usual order; `input` keeps the input-gradient kernels, `weight` the
+// weight-gradient GEMMs.
+std::vector<Op> backward_ops(const LayerShape& x, bool input, bool weight) {
+  const Dims d = dims(x);
+  std::vector<Op> ops;
+  for (const Op& f : layer_forward(x)) {
+    if (!std::holds_alternative<Gemm>(f.kind) || attention_gemm(f)) continue;
+    const auto& g = std::get<Gemm>(f.kind);
+    if (input) ops.push_back(gemm(f.name, g.m, g.k, g.n, g.batch, x.element_bytes));   // dX = dY W^T
+    if (weight) ops.push_back(gemm(f.name, g.k, g.n, g.m, g.batch, x.element_bytes));  // dW = X^T dY
+  }
+  if (!input) return ops;
+  for (const Op& op : attention_backward(x)) ops.push_back(op);
+  // Norms: read x and dy, write dx. Residual/dropout: read dy and mask, write dx.
+  const ElementBytes eb = element_bytes(x);
+  ops.push_back(elementwise("norm1_bwd", eb.norm_bwd * d.Tn * d.h));
+  ops.push_back(elementwise("norm2_bwd", eb.norm_bwd * d.Tn * d.h));
+  if (x.rotary) ops.push_back(elementwise("rotary_bwd", eb.rope_bwd * d.T * (d.h + d.kv) / d.t));
+  const double res = d.Tn * d.h * (2 * d.E + (x.dropout ? 1 : 0));
+  ops.push_back(elementwise("residual1_bwd", res));
+  ops.push_back(elementwise("residual2_bwd", res));
+  mlp_backward_elementwise(x, ops);
+  return ops;
 }
 
 }  // namespace
@@ -138,36 +244,23 @@ std::vector<Op> layer_forward(const LayerShape& x) {
   ops.push_back(elementwise("norm1", eb.norm * d.Tn * d.h));
   ops.push_back(gemm("qkv", T, (x.hidden + 2 * x.kv_width) / tp, x.hidden, 1, E));
   if (x.rotary) ops.push_back(elementwise("rotary", eb.rope * d.T * (d.h + d.kv) / d.t));
-  for (const Op& op : attention_core_forward(x)) ops.push_back(op);
+  for (const Op& op : attention_forward(x)) ops.push_back(op);
   ops.push_back(gemm("attn_out", T, x.hidden, x.hidden / tp, 1, E));
   ops.push_back(elementwise("residual1", residual_bytes(x, d)));
   ops.push_back(elementwise("norm2", eb.norm * d.Tn * d.h));
-  const long up = (x.activation == Activation::swiglu ? 2 * x.ffn : x.ffn) / tp;
-  ops.push_back(gemm("mlp_up", T, up, x.hidden, 1, E));
-  ops.push_back(elementwise("activation", (x.activation == Activation::swiglu ? eb.swiglu : 2 * d.E) * d.T * d.f / d.t));
-  ops.push_back(gemm("mlp_down", T, x.hidden, x.ffn / tp, 1, E));
+  mlp_forward(x, ops);
   ops.push_back(elementwise("residual2", residual_bytes(x, d)));
   return ops;
 }
 
-std::vector<Op> layer_backward(const LayerShape& x) {
-  const Dims d = dims(x);
+std::vector<Op> layer_backward(const LayerShape& x) { return backward_ops(x, true, true); }
+std::vector<Op> layer_backward_input(const LayerShape& x) { return backward_ops(x, true, false); }
+std::vector<Op> layer_backward_weight(const LayerShape& x) { return backward_ops(x, false, true); }
+
+std::vector<Op> layer_forward_gemms(const LayerShape& x) {
   std::vector<Op> ops;
-  for (const Op& f : layer_forward(x)) {
-    if (std::holds_alternative<Gemm>(f.kind) && f.name != "attn_scores" && f.name != "attn_context")
-      add_gemm_backward(ops, f, x.element_bytes);
-  }
-  for (const Op& op : attention_core_backward(x)) ops.push_back(op);
-  // Norms: read x and dy, write dx. Residual/dropout: read dy and mask, write dx.
-  const ElementBytes eb = element_bytes(x);
-  ops.push_back(elementwise("norm1_bwd", eb.norm_bwd * d.Tn * d.h));
-  ops.push_back(elementwise("norm2_bwd", eb.norm_bwd * d.Tn * d.h));
-  if (x.rotary) ops.push_back(elementwise("rotary_bwd", eb.rope_bwd * d.T * (d.h + d.kv) / d.t));
-  const double res = d.Tn * d.h * (2 * d.E + (x.dropout ? 1 : 0));
-  ops.push_back(elementwise("residual1_bwd", res));
-  ops.push_back(elementwise("residual2_bwd", res));
-  ops.push_back(elementwise("activation_bwd",
-                            (x.activation == Activation::swiglu ? eb.swiglu_bwd : 3 * d.E) * d.T * d.f / d.t));
+  for (const Op& op : layer_forward(x))
+    if (std::holds_alternative<Gemm>(op.kind) && !attention_gemm(op)) ops.push_back(op);
   return ops;
 }
 
@@ -195,7 +288,7 @@ std::vector<Op> layer_recompute(const LayerShape& x, Recompute r) {
   }
   // Megatron: the attention core. FlashAttention never stores the scores: nothing to redo.
   if (x.attention == AttentionKernel::flash) return {};
-  return attention_core_forward(x);
+  return attention_forward(x);
 }
 
 std::vector<Op> embedding_forward(const LayerShape& x) {
@@ -246,6 +339,45 @@ std::vector<sim::Collective> layer_tp_collectives(const LayerShape& x, int tp_pe
           {sim::CollectiveOp::reduce_scatter, act, group},
           {sim::CollectiveOp::all_gather, act, group},
           {sim::CollectiveOp::reduce_scatter, act, group}};
+}
+
+namespace {
+sim::GroupShape group_of(int size, int per_node) { return sim::GroupShape{size, std::min(size, per_node)}; }
+}  // namespace
+
+std::vector<sim::Collective> layer_cp_collectives(const LayerShape& x, int cp_per_node) {
+  if (x.cp <= 1) return {};
+  const sim::GroupShape g = group_of(x.cp, cp_per_node);
+  const double E = x.element_bytes, t = x.tp;
+  const double T = static_cast<double>(x.tokens()), h = static_cast<double>(x.hidden);
+  const double kv = static_cast<double>(x.kv_width);
+  if (x.cp_comm == CpComm::ring)  // every rank ends up with the whole sequence's K and V
+    return {{sim::CollectiveOp::all_gather, Bytes(E * T * x.cp * 2 * kv / t), g}};
+  return {{sim::CollectiveOp::all_to_all, Bytes(E * T * (h + 2 * kv) / t), g},
+          {sim::CollectiveOp::all_to_all, Bytes(E * T * h / t), g}};
+}
+
+std::vector<sim::Collective> layer_cp_collectives_backward(const LayerShape& x, int cp_per_node) {
+  if (x.cp <= 1) return {};
+  const sim::GroupShape g = group_of(x.cp, cp_per_node);
+  const double E = x.element_bytes, t = x.tp;
+  const double T = static_cast<double>(x.tokens()), h = static_cast<double>(x.hidden);
+  const double kv = static_cast<double>(x.kv_width);
+  if (x.cp_comm == CpComm::ring) {
+    const Bytes block(E * T * x.cp * 2 * kv / t);
+    return {{sim::CollectiveOp::all_gather, block, g}, {sim::CollectiveOp::reduce_scatter, block, g}};
+  }
+  return {{sim::CollectiveOp::all_to_all, Bytes(E * T * h / t), g},
+          {sim::CollectiveOp::all_to_all, Bytes(E * T * (h + 2 * kv) / t), g}};
+}
+
+std::vector<sim::Collective> layer_ep_collectives(const LayerShape& x, int ep_per_node) {
+  if (!x.moe || x.ep <= 1) return {};
+  // Each TP rank exchanges its 1/tp share of the token copies (Megatron-LM's all-to-all
+  // dispatcher: the TP group splits the tokens before the exchange).
+  const Bytes copies(x.routed_tokens() * static_cast<double>(x.hidden) * x.element_bytes / x.tp);
+  const sim::GroupShape g = group_of(x.ep, ep_per_node);
+  return {{sim::CollectiveOp::all_to_all, copies, g}, {sim::CollectiveOp::all_to_all, copies, g}};
 }
 
 std::optional<sim::Collective> embedding_tp_collective(const LayerShape& x, int tp_per_node) {

@@ -23,9 +23,12 @@ const char* to_string(Schedule s) {
     case Schedule::gpipe: return "gpipe";
     case Schedule::one_f_one_b: return "1f1b";
     case Schedule::interleaved: return "interleaved-1f1b";
+    case Schedule::zb_h1: return "zb-h1";
   }
   return "unknown";
 }
+
+const char* to_string(CpComm c) { return c == CpComm::ring ? "ring" : "a2a"; }
 
 std::vector<int> virtual_stage_layers(int layers, int pp, int vpp) {
   const int v = pp * vpp;
@@ -53,7 +56,14 @@ std::string Plan::to_string() const {
   os << "tp=" << tp << " pp=" << pp << " dp=" << dp << " mbs=" << micro_batch << " vpp=" << vpp
      << " sp=" << (sequence_parallel ? "on" : "off") << " recompute=" << strategy::to_string(recompute)
      << " zero=" << zero << " schedule=" << strategy::to_string(schedule);
-  if (order != Plan{}.order) os << " order=" << order;
+  const Plan d{};
+  if (cp != d.cp) os << " cp=" << cp;
+  if (cp > 1 && cp_comm != d.cp_comm) os << " cp_comm=" << strategy::to_string(cp_comm);
+  if (ep != d.ep) os << " ep=" << ep;
+  if (shard != d.shard) os << " shard=" << shard;
+  if (tp_overlap) os << " tpo=on";
+  if (recompute_layers != d.recompute_layers) os << " rc_layers=" << recompute_layers;
+  if (order != d.order) os << " order=" << order;
   return os.str();
 }
 
@@ -66,6 +76,12 @@ int parse_int(const std::string& key, const std::string& value) {
   if (ec != std::errc() || p != end || out < 0)
     throw std::invalid_argument("plan: " + key + "=" + value + " is not a non-negative integer");
   return out;
+}
+
+bool parse_switch(const std::string& key, const std::string& value) {
+  if (value == "on" || value == "true" || value == "1") return true;
+  if (value == "off" || value == "false" || value == "0") return false;
+  throw std::invalid_argument("plan: " + key + "=" + value + " (use on or off)");
 }
 
 }  // namespace
@@ -95,9 +111,21 @@ Plan parse_plan(std::string_view text) {
       plan.zero = parse_int(key, value);
       if (plan.zero > 3) throw std::invalid_argument("plan: zero=" + value + " (stages are 0-3)");
     } else if (key == "sp") {
-      if (value == "on" || value == "true" || value == "1") plan.sequence_parallel = true;
-      else if (value == "off" || value == "false" || value == "0") plan.sequence_parallel = false;
-      else throw std::invalid_argument("plan: sp=" + value + " (use on or off)");
+      plan.sequence_parallel = parse_switch(key, value);
+    } else if (key == "tpo" || key == "tp_overlap") {
+      plan.tp_overlap = parse_switch(key, value);
+    } else if (key == "cp") {
+      plan.cp = parse_int(key, value);
+    } else if (key == "cp_comm") {
+      if (value == "ring") plan.cp_comm = CpComm::ring;
+      else if (value == "a2a" || value == "all-to-all" || value == "ulysses") plan.cp_comm = CpComm::all_to_all;
+      else throw std::invalid_argument("plan: cp_comm=" + value + " (use ring or a2a)");
+    } else if (key == "ep") {
+      plan.ep = parse_int(key, value);
+    } else if (key == "shard") {
+      plan.shard = parse_int(key, value);
+    } else if (key == "rc_layers" || key == "recompute_layers") {
+      plan.recompute_layers = parse_int(key, value);
     } else if (key == "recompute") {
       if (value == "none") plan.recompute = Recompute::none;
       else if (value == "selective") plan.recompute = Recompute::selective;
@@ -110,15 +138,17 @@ Plan parse_plan(std::string_view text) {
       if (value == "gpipe") plan.schedule = Schedule::gpipe;
       else if (value == "1f1b") plan.schedule = Schedule::one_f_one_b;
       else if (value == "interleaved-1f1b" || value == "interleaved") plan.schedule = Schedule::interleaved;
-      else throw std::invalid_argument("plan: schedule=" + value + " (use gpipe, 1f1b or interleaved-1f1b)");
+      else if (value == "zb-h1" || value == "zbh1") plan.schedule = Schedule::zb_h1;
+      else throw std::invalid_argument("plan: schedule=" + value + " (use gpipe, 1f1b, interleaved-1f1b or zb-h1)");
     } else {
       throw std::invalid_argument("plan: unknown key '" + key +
-                                  "' (keys: tp pp dp mbs vpp sp recompute zero schedule order)");
+                                  "' (keys: tp pp dp mbs vpp sp recompute zero schedule cp cp_comm ep shard tpo "
+                                  "rc_layers order)");
     }
   }
   if (!any) throw std::invalid_argument("plan: empty plan string");
   for (auto [k, v] : {std::pair{"tp", plan.tp}, {"pp", plan.pp}, {"dp", plan.dp}, {"mbs", plan.micro_batch},
-                      {"vpp", plan.vpp}})
+                      {"vpp", plan.vpp}, {"cp", plan.cp}, {"ep", plan.ep}})
     if (v < 1) throw std::invalid_argument(std::string("plan: ") + k + " must be at least 1");
   return plan;
 }
@@ -150,19 +180,24 @@ void check_order(const std::string& order) {
 std::string effective_order(const Plan& p, const std::string& order) {
   std::string out;
   for (const std::string& dim : order_dims(order)) {
-    const int size = dim == "tp" ? p.tp : dim == "dp" ? p.dp : dim == "pp" ? p.pp : 1;
+    const int size = dim == "tp" ? p.tp : dim == "dp" ? p.dp / std::max(1, p.ep) : dim == "pp" ? p.pp
+                     : dim == "cp" ? p.cp : p.ep;
     if (size > 1) out += (out.empty() ? "" : "-") + dim;
   }
   return out;
 }
 
-int placement_rank(const Plan& p, int t, int d, int s) {
+int placement_rank(const Plan& p, int t, int c, int d, int s) {
+  const int ep = std::max(1, p.ep);
+  const int e = d % ep, r = d / ep;
   int rank = 0, stride = 1;
   for (const std::string& dim : order_dims(p.order)) {
     if (dim == "tp") rank += t * stride, stride *= p.tp;
-    else if (dim == "dp") rank += d * stride, stride *= p.dp;
+    else if (dim == "cp") rank += c * stride, stride *= p.cp;
+    else if (dim == "ep") rank += e * stride, stride *= ep;
+    else if (dim == "dp") rank += r * stride, stride *= p.dp / ep;
     else if (dim == "pp") rank += s * stride, stride *= p.pp;
-    else if (dim != "cp" && dim != "ep") throw std::invalid_argument("plan: order=" + p.order + " has unknown dimension '" + dim + "'");
+    else throw std::invalid_argument("plan: order=" + p.order + " has unknown dimension '" + dim + "'");
   }
   return rank;
 }

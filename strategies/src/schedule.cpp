@@ -18,6 +18,26 @@ std::vector<PipelineOp> stage_schedule(const Plan& p, int stage, int m) {
     for (int i = 0; i < m; ++i) ops.push_back({false, i, 0});
     return ops;
   }
+  if (p.schedule == Schedule::zb_h1) {
+    const int warmup = std::min(p.pp - stage - 1, m);
+    std::vector<int> deferred;  // micro-batches whose W pass is pending
+    auto backward = [&](int i) {
+      ops.push_back({false, i, 0});
+      deferred.push_back(i);
+      if (static_cast<int>(deferred.size()) > stage) {
+        ops.push_back({false, deferred.front(), 0, false, true});
+        deferred.erase(deferred.begin());
+      }
+    };
+    for (int i = 0; i < warmup; ++i) ops.push_back({true, i, 0});
+    for (int i = 0; i < m - warmup; ++i) {
+      ops.push_back({true, warmup + i, 0});
+      backward(i);
+    }
+    for (int i = m - warmup; i < m; ++i) backward(i);
+    for (int i : deferred) ops.push_back({false, i, 0, false, true});
+    return ops;
+  }
   if (p.schedule == Schedule::one_f_one_b) {
     const int warmup = std::min(p.pp - stage - 1, m);
     for (int i = 0; i < warmup; ++i) ops.push_back({true, i, 0});

@@ -192,9 +192,8 @@ Seconds step_time_bound(const Problem& pb, const Plan& p) {
   const int m = p.microbatches(pb.training.global_batch);
   Seconds best;
   for (int s = 0; s < p.pp; ++s) {
-    const double params = stage_params(pb.model, pb.training, p, s);
-    const double local = p.zero >= 1 ? params / p.dp : params;
-    const Seconds t = c.stage_compute(p, pb.model.layers, s, m) + pb.cost->time(optimizer_step(local));
+    const double local = optimizer_params(pb.model, pb.training, p, s);
+    const Seconds t = c.stage_compute(pb.model, p, s, m) + pb.cost->time(optimizer_step(local));
     best = std::max(best, t);
   }
   return best;
@@ -228,16 +227,16 @@ double mfu(const Problem& pb, Seconds step) {
 namespace {
 
 void put(std::ostringstream& os, const sim::GpuBreakdown& b) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, "%d %a %a %a %a %a %a %a %a\n", b.gpu, b.forward.value(), b.backward.value(),
+  char buf[640];
+  std::snprintf(buf, sizeof buf, "%d %a %a %a %a %a %a %a %a %a %a\n", b.gpu, b.forward.value(), b.backward.value(),
                 b.recompute.value(), b.optimizer.value(), b.exposed_tp.value(), b.exposed_pp.value(),
-                b.exposed_dp.value(), b.idle.value());
+                b.exposed_dp.value(), b.idle.value(), b.exposed_cp.value(), b.exposed_ep.value());
   os << buf;
 }
 
 sim::GpuBreakdown get(std::istringstream& is) {
   sim::GpuBreakdown b;
-  std::string f[8];
+  std::string f[10];
   is >> b.gpu;
   for (auto& x : f) is >> x;
   if (!is) throw std::runtime_error("malformed replay result");
@@ -250,6 +249,8 @@ sim::GpuBreakdown get(std::istringstream& is) {
   b.exposed_pp = d(f[5]);
   b.exposed_dp = d(f[6]);
   b.idle = d(f[7]);
+  b.exposed_cp = d(f[8]);
+  b.exposed_ep = d(f[9]);
   return b;
 }
 

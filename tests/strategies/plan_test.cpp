@@ -16,7 +16,9 @@ TEST_CASE("plan: the text form round-trips") {
 
 TEST_CASE("plan: bad text names the key") {
   CHECK_THROWS_WITH_AS(parse_plan("tp=x"), doctest::Contains("tp=x"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(parse_plan("ep=2"), doctest::Contains("unknown key 'ep'"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parse_plan("xp=2"), doctest::Contains("unknown key 'xp'"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parse_plan("cp_comm=tree"), doctest::Contains("cp_comm=tree"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parse_plan("ep=0"), doctest::Contains("ep must be at least 1"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(parse_plan("zero=4"), doctest::Contains("zero"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(parse_plan("recompute=some"), doctest::Contains("recompute"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(parse_plan("tp=0"), doctest::Contains("at least 1"), std::invalid_argument);

@@ -14,7 +14,8 @@ namespace strata::sim {
 struct GpuBreakdown {
   int gpu = 0;
   Seconds forward, backward, recompute, optimizer;  ///< compute-lane busy time, s
-  Seconds exposed_tp, exposed_pp, exposed_dp;       ///< communication not overlapped, s
+  Seconds exposed_tp, exposed_cp, exposed_ep;       ///< communication not overlapped, s
+  Seconds exposed_pp, exposed_dp;                   ///< communication not overlapped, s
   Seconds idle;                                     ///< bubble and waiting, s
   [[nodiscard]] Seconds compute() const { return forward + backward + recompute + optimizer; }
 };
@@ -26,8 +27,8 @@ struct Breakdown {
   std::vector<GpuBreakdown> per_gpu;
 };
 
-/// Splits every simulated GPU's step into compute, exposed communication (TP before PP before DP
-/// when they overlap each other) and idle time.
+/// Splits every simulated GPU's step into compute, exposed communication (TP, CP, EP, PP, DP in
+/// that precedence when they overlap each other) and idle time.
 Breakdown summarize(const TaskGraph& graph, const ReplayResult& result);
 
 }  // namespace strata::sim

@@ -26,18 +26,21 @@ enum class Category : std::uint8_t {
   tp_comm,
   pp_comm,
   dp_comm,
+  cp_comm,  ///< context parallelism: ring attention's K/V exchange, Ulysses all-to-alls
+  ep_comm,  ///< expert parallelism: MoE dispatch and combine all-to-alls
 };
-inline constexpr int kCategoryCount = 7;
+inline constexpr int kCategoryCount = 9;
 
 /// Short lowercase name ("forward", "tp_comm", ...).
 const char* to_string(Category c);
-/// True for the communication categories (tp_comm, pp_comm, dp_comm).
+/// True for the communication categories (tp_comm, pp_comm, dp_comm, cp_comm, ep_comm).
 bool is_comm(Category c);
 
-/// Independent queues of one GPU: kernels, parameter all-gathers, gradient reductions and
-/// pipeline sends (separate CUDA streams in the frameworks).
-enum class Lane : std::uint8_t { compute, gather, reduce, p2p };
-inline constexpr int kLaneCount = 4;
+/// Independent queues of one GPU: kernels, parameter all-gathers, gradient reductions, pipeline
+/// sends, and communication that overlaps the kernels next to it (TP overlap, ring attention):
+/// separate CUDA streams in the frameworks.
+enum class Lane : std::uint8_t { compute, gather, reduce, p2p, overlap };
+inline constexpr int kLaneCount = 5;
 
 /// Kernels of known duration on the GPU.
 struct ComputeWork {

@@ -1,13 +1,15 @@
 #pragma once
 // Turns (model, training, cluster, plan) into the task graph of one training step.
 //
-// The graph holds the representative GPU of every pipeline stage (TP rank 0 of DP replica 0);
-// the other TP ranks and DP replicas do the same work at the same time, so their traffic is
-// accounted for by symmetry in the collectives' port loads. Per stage it has, in the order of
-// the pipeline schedule: forward, recompute and backward compute, TP collectives on the compute
-// stream, pipeline sends on the p2p stream, data-parallel gradient reduction (bucketed, started
-// as soon as a bucket's last backward ends, so it overlaps the remaining backward), ZeRO
-// all-gathers, and the optimizer step.
+// The graph holds the representative GPU of every pipeline stage (TP, CP, EP and DP rank 0);
+// the other ranks do the same work at the same time, so their traffic is accounted for by
+// symmetry in the collectives' port loads. Per stage it has, in the order of the pipeline
+// schedule: forward, recompute and backward compute (split into input- and weight-gradient
+// passes under ZB-H1), TP, CP and EP collectives on the compute stream (TP with tp_overlap and
+// ring attention's K/V exchange on the overlap stream, beside the kernels they hide behind),
+// pipeline sends, data-parallel gradient reduction (bucketed, started as soon as a bucket's last
+// backward ends, so it overlaps the remaining backward; hybrid sharding reduces within the shard
+// group, then across), ZeRO all-gathers, and the optimizer step.
 
 #include "strata/sim/task_graph.hpp"
 #include "strata/strategy/model.hpp"
@@ -24,22 +26,35 @@ enum class Granularity { chunk, layer };
 /// Elements per data-parallel gradient bucket (Megatron-LM's default).
 inline constexpr double kBucketParams = 40e6;
 
+/// Times of one layer's pieces for one micro-batch on one GPU, s.
+struct LayerCosts {
+  Seconds forward, backward, recompute;      ///< kernels (recompute: of the plan's kind)
+  Seconds backward_input, backward_weight;   ///< backward split for zero-bubble schedules
+  Seconds forward_gemms, backward_gemms;     ///< the GEMMs TP overlap hides collectives behind
+  Seconds attention_forward, attention_backward;  ///< the attention core
+  Seconds full_recompute;                    ///< the forward again (recompute=full)
+  Seconds tp;                                ///< one pass's TP collectives on idle links
+  Seconds cp_forward, cp_backward;           ///< CP collectives on idle links
+  Seconds ep;                                ///< one pass's EP all-to-alls on idle links
+};
+
 /// Times of the pieces every stage repeats, for one micro-batch on one TP rank.
 struct PlanCosts {
-  Seconds layer_forward, layer_backward, layer_recompute;  ///< one layer's kernels, s
-  Seconds embedding_forward, embedding_backward;          ///< first virtual stage, s
-  Seconds head_forward, head_backward;                    ///< last virtual stage, s
-  Seconds layer_tp;      ///< one layer's forward TP collectives on idle links, s
+  LayerCosts dense;  ///< a dense layer
+  LayerCosts moe;    ///< a MoE layer (equal to dense for a dense model)
+  Seconds embedding_forward, embedding_backward;  ///< first virtual stage, s
+  Seconds head_forward, head_backward;            ///< last virtual stage, s
   Seconds embedding_tp;  ///< the embedding's TP reduction, s
-  /// Compute-stream time of stage `stage` over a whole step, optimizer excluded.
-  [[nodiscard]] Seconds stage_compute(const Plan& p, int layers, int stage, int microbatches) const;
+  /// Lower bound on the compute-stream time of stage `stage` over a whole step, optimizer
+  /// excluded: kernels plus the communication nothing can hide.
+  [[nodiscard]] Seconds stage_compute(const ModelSpec& m, const Plan& p, int stage, int microbatches) const;
 };
 
 /// Costs of one plan's repeated pieces with `cost` on `cluster`.
 PlanCosts plan_costs(const ModelSpec& model, const TrainingSpec& training,
                      const topo::ClusterSpec& cluster, const Plan& plan, const OpCostModel& cost);
 
-/// GPU rank of stage `stage`'s representative (tp rank 0, dp replica 0) under tp-dp-pp order.
+/// GPU rank of stage `stage`'s representative (tp, cp and dp rank 0) under the plan's order.
 int stage_rank(const Plan& p, int stage);
 
 /// Builds the step's task graph. The plan must be valid for the inputs (see `check_plan`);

@@ -24,12 +24,28 @@ struct ModelSpec {
   bool dropout = true;            ///< GPT-style dropout (masks are stored as activations)
   bool tied_embeddings = true;    ///< output layer shares the input embedding
   bool learned_positions = true;  ///< a position-embedding table (GPT-2/3), else rotary
+  // Mixture of experts (all zero for a dense model).
+  int experts = 0;         ///< routed experts per MoE layer
+  int top_k = 0;           ///< experts each token is routed to
+  int moe_ffn = 0;         ///< inner size of one expert (and of one shared expert)
+  int shared_experts = 0;  ///< experts every token goes through (DeepSeek)
+  int dense_layers = 0;    ///< leading layers with a dense MLP of size ffn (DeepSeek-V3: 3)
 
+  [[nodiscard]] bool moe() const { return experts > 0; }
+  /// Whether layer `l` (0-based over the whole model) has a MoE MLP.
+  [[nodiscard]] bool moe_layer(int l) const { return moe() && l >= dense_layers; }
   [[nodiscard]] int head_dim() const { return hidden / heads; }
   /// Width of K (and of V): kv_heads x head_dim.
   [[nodiscard]] long kv_width() const { return static_cast<long>(kv_heads) * head_dim(); }
-  /// Parameters of one transformer layer (attention, MLP, norms, biases).
+  /// Parameters of one dense transformer layer (attention, MLP, norms, biases).
   [[nodiscard]] double layer_params() const;
+  /// Parameters of one MoE layer outside its routed experts (attention, norms, router, shared
+  /// experts): what every data-parallel rank holds whole.
+  [[nodiscard]] double moe_layer_dense_params() const;
+  /// Parameters of the routed experts of one MoE layer (all of them).
+  [[nodiscard]] double moe_layer_expert_params() const;
+  /// Parameters of layer `l`, dense or MoE.
+  [[nodiscard]] double params_of_layer(int l) const;
   /// Parameters of the input embedding (tokens and learned positions for `seq`).
   [[nodiscard]] double embedding_params(int seq) const;
   /// Parameters of the output projection when it is not tied to the input embedding.
@@ -54,6 +70,10 @@ enum class Framework { megatron, torchtitan };
 /// What one training step processes and how.
 struct TrainingSpec {
   int global_batch = 0;  ///< sequences per step
+  /// MoE: tokens an expert takes, as a multiple of an even share (Switch Transformer / GShard
+  /// capacity factor). The busiest expert sets the pace, so expert work and all-to-all traffic
+  /// scale with it; 1 = perfectly balanced routing.
+  double capacity_factor = 1.0;
   int seq_len = 0;       ///< tokens per sequence
   topo::Precision precision = topo::Precision::bf16;
   AttentionKernel attention = AttentionKernel::flash;
@@ -76,7 +96,8 @@ struct TrainingSpec {
 };
 
 /// Model FLOPs of one training step (forward + backward, no recomputation), PaLM convention:
-/// 6 x dense parameters x tokens + 12 x layers x hidden x seq x tokens.
+/// 6 x active parameters x tokens + 12 x layers x hidden x seq x tokens. The active parameters
+/// of a MoE layer are its attention, router, shared experts and top_k routed experts.
 double model_flops_per_step(const ModelSpec& m, const TrainingSpec& t);
 
 const char* to_string(Activation a);

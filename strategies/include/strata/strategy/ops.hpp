@@ -39,10 +39,10 @@ struct Op {
   Bytes bytes;  ///< HBM traffic, bytes
 };
 
-/// Shape of the work of one layer on one TP rank for one micro-batch.
+/// Shape of the work of one layer on one TP (and CP) rank for one micro-batch.
 struct LayerShape {
   long micro_batch = 1;
-  long seq = 0;
+  long seq = 0;  ///< whole sequence; a CP rank holds seq / cp of its tokens
   long hidden = 0;
   long heads = 0;
   long kv_width = 0;
@@ -57,16 +57,42 @@ struct LayerShape {
   AttentionKernel attention = AttentionKernel::flash;
   Framework framework = Framework::megatron;
   int element_bytes = 2;  ///< activations and weights in training precision
+  int cp = 1;             ///< context-parallel size
+  CpComm cp_comm = CpComm::ring;
+  // Mixture of experts: set on the shape of a MoE layer (see `moe_layer`).
+  bool moe = false;
+  long experts = 0, top_k = 0, moe_ffn = 0, shared_experts = 0;
+  int ep = 1;
+  double capacity_factor = 1.0;
 
-  /// Shape for a model, training settings and plan.
+  /// Shape of a dense layer for a model, training settings and plan.
   static LayerShape of(const ModelSpec& m, const TrainingSpec& t, const Plan& p);
-  [[nodiscard]] long tokens() const { return micro_batch * seq; }
+  /// The same shape for a MoE layer of `m` (unchanged if `m` is dense).
+  [[nodiscard]] LayerShape moe_layer(const ModelSpec& m) const;
+  /// Tokens of one micro-batch on this rank (a CP rank holds 1/cp of each sequence).
+  [[nodiscard]] long tokens() const { return micro_batch * seq / cp; }
+  /// Token copies one EP rank's experts process per micro-batch: tokens x top_k x capacity.
+  [[nodiscard]] double routed_tokens() const {
+    return static_cast<double>(tokens()) * static_cast<double>(top_k) * capacity_factor;
+  }
 };
 
+/// The attention core (fused FlashAttention, or scores, softmax, dropout and context) of one
+/// layer, forward and backward.
+std::vector<Op> attention_forward(const LayerShape& s);
+std::vector<Op> attention_backward(const LayerShape& s);
 /// Kernels of one layer's forward pass.
 std::vector<Op> layer_forward(const LayerShape& s);
 /// Kernels of one layer's backward pass (activation and weight gradients).
 std::vector<Op> layer_backward(const LayerShape& s);
+/// The input-gradient part of `layer_backward` (B in the zero-bubble schedules): everything
+/// but the weight-gradient GEMMs.
+std::vector<Op> layer_backward_input(const LayerShape& s);
+/// The weight-gradient GEMMs of `layer_backward` (W in the zero-bubble schedules).
+std::vector<Op> layer_backward_weight(const LayerShape& s);
+/// The GEMMs of one layer's forward pass whose neighbouring TP collectives Megatron-LM's
+/// --tp-comm-overlap hides (QKV, output projection, MLP): what TP overlap can hide behind.
+std::vector<Op> layer_forward_gemms(const LayerShape& s);
 /// Kernels recomputed before a layer's backward pass.
 std::vector<Op> layer_recompute(const LayerShape& s, Recompute r);
 /// Token and position embedding, forward and backward (first stage).
@@ -81,6 +107,19 @@ Op optimizer_step(double params);
 /// Tensor-parallel collectives of one layer's forward (or backward) pass: two all-reduces of
 /// the layer output, or with sequence parallelism two all-gathers and two reduce-scatters.
 std::vector<sim::Collective> layer_tp_collectives(const LayerShape& s, int tp_per_node);
+
+/// Context-parallel collectives of one layer's forward pass over the cp group: ring attention
+/// gathers every other rank's K and V block (an all-gather, overlapped with the attention of the
+/// blocks already there); all-to-all (Ulysses) trades sequence shards for head shards of q, k, v
+/// before the attention and back for its output. Empty without CP.
+std::vector<sim::Collective> layer_cp_collectives(const LayerShape& s, int cp_per_node);
+/// The same for the backward pass: ring attention gathers K and V again and reduce-scatters
+/// their gradients; all-to-all exchanges the output gradient and the q, k, v gradients.
+std::vector<sim::Collective> layer_cp_collectives_backward(const LayerShape& s, int cp_per_node);
+
+/// Expert-parallel all-to-alls of one MoE layer's forward pass (dispatch, combine) over the ep
+/// group; the backward pass runs the same two. Empty for a dense layer or without EP.
+std::vector<sim::Collective> layer_ep_collectives(const LayerShape& s, int ep_per_node);
 
 /// The vocabulary-parallel embedding's reduction of its partial lookups over the TP group
 /// (reduce-scatter with sequence parallelism); nullopt without TP.

@@ -9,10 +9,23 @@ namespace strata::strategy {
 
 /// Activation recomputation: none, the attention core only (Korthikanti et al. 2022), or whole layers.
 enum class Recompute { none, selective, full };
-/// Pipeline schedule.
-enum class Schedule { gpipe, one_f_one_b, interleaved };
+/// Pipeline schedule. zb_h1 is the zero-bubble schedule of Qi et al. 2023 (ZB-H1): 1F1B with
+/// each backward split into an input-gradient pass (B) and a weight-gradient pass (W), the W
+/// passes of stage s deferred by s micro-batches to fill the cool-down bubble.
+enum class Schedule { gpipe, one_f_one_b, interleaved, zb_h1 };
+/// Context-parallel attention: ring attention (K and V blocks passed around the CP group,
+/// overlapped with the attention of the block at hand) or all-to-all (DeepSpeed-Ulysses: heads
+/// scattered over the group, sequences gathered, for the attention only).
+enum class CpComm { ring, all_to_all };
 
 /// Parallelism plan, Megatron-LM names. Ranks are placed in `order` (tp fastest by default).
+///
+/// The GPUs are tp x cp x pp x dp. Context parallelism splits every sequence over cp GPUs; the
+/// data-parallel gradient reduction and ZeRO sharding run over the dp x cp GPUs that hold the
+/// same weights. Expert parallelism splits the dp replicas into groups of ep that share out
+/// the experts of every MoE layer (Megatron-LM's expert-model-parallel group, inside the data-
+/// parallel group); expert gradients are reduced over the dp x cp / ep GPUs holding the same
+/// experts.
 struct Plan {
   int tp = 1;           ///< tensor-parallel size
   int pp = 1;           ///< pipeline stages
@@ -23,23 +36,46 @@ struct Plan {
   Recompute recompute = Recompute::none;
   int zero = 0;  ///< ZeRO stage 0-3 over the data-parallel group
   Schedule schedule = Schedule::one_f_one_b;
-  /// Rank order, innermost dimension first (Megatron-LM: tp, cp, ep, dp, pp); sizes of cp and
-  /// ep are 1 until those dimensions exist. Decides which GPUs share a node, leaf and rail.
+  /// Rank order, innermost dimension first (Megatron-LM: tp, cp, ep, dp, pp). Decides which
+  /// GPUs share a node, leaf and rail.
   std::string order = "tp-cp-ep-dp-pp";
+  int cp = 1;                     ///< context-parallel size (GPUs sharing one sequence)
+  CpComm cp_comm = CpComm::ring;  ///< how context parallelism exchanges keys and values
+  int ep = 1;                     ///< expert-parallel size (divides dp; MoE models only)
+  /// ZeRO sharding group (hybrid sharding, HSDP): shard over groups of `shard` of the dp x cp
+  /// GPUs and replicate across groups; 0 = shard over all of them.
+  int shard = 0;
+  /// Overlap TP collectives with the GEMMs next to them (Megatron-LM --tp-comm-overlap).
+  bool tp_overlap = false;
+  /// With recompute=full: recompute only the first this many layers of every model chunk
+  /// (Megatron-LM --recompute-method block --recompute-num-layers); 0 = every layer.
+  int recompute_layers = 0;
 
   /// GPUs the plan occupies.
-  [[nodiscard]] int gpus() const { return tp * pp * dp; }
+  [[nodiscard]] int gpus() const { return tp * cp * pp * dp; }
+  /// GPUs over which gradients are reduced and ZeRO shards: dp x cp.
+  [[nodiscard]] int dp_cp() const { return dp * cp; }
+  /// GPUs one ZeRO shard group spans (shard, or dp x cp without hybrid sharding).
+  [[nodiscard]] int shard_group() const { return shard > 0 ? shard : dp_cp(); }
+  /// Whether layer `index` (0-based within its model chunk) is fully recomputed.
+  [[nodiscard]] bool recomputes_layer(int index) const {
+    return recompute == Recompute::full && (recompute_layers == 0 || index < recompute_layers);
+  }
   /// Micro-batches per pipeline per step for `global_batch` sequences (0 if it does not divide).
   [[nodiscard]] int microbatches(int global_batch) const;
-  /// "tp=8 pp=8 dp=16 mbs=1 vpp=2 sp=on recompute=selective zero=1 schedule=interleaved-1f1b".
+  /// "tp=8 pp=8 dp=16 mbs=1 vpp=2 sp=on recompute=selective zero=1 schedule=interleaved-1f1b",
+  /// then the keys that differ from their defaults (cp, cp_comm, ep, shard, tpo, rc_layers, order).
   [[nodiscard]] std::string to_string() const;
   friend bool operator==(const Plan&, const Plan&) = default;
 };
 
-/// Global rank of the GPU at tensor rank `t`, data-parallel rank `d` and stage `s` under the
-/// plan's order. Throws std::invalid_argument if the order is not a permutation of
-/// tp, cp, ep, dp, pp.
-int placement_rank(const Plan& p, int t, int d, int s);
+/// Global rank of the GPU at tensor rank `t`, context rank `c`, data-parallel rank `d` and stage
+/// `s` under the plan's order. The data-parallel rank counts expert ranks fastest: d = e + ep x
+/// r for expert rank e. Throws std::invalid_argument if the order is not a permutation of tp,
+/// cp, ep, dp, pp.
+int placement_rank(const Plan& p, int t, int c, int d, int s);
+/// Same with context rank 0.
+inline int placement_rank(const Plan& p, int t, int d, int s) { return placement_rank(p, t, 0, d, s); }
 /// Throws std::invalid_argument unless `order` is a permutation of tp-cp-ep-dp-pp.
 void check_order(const std::string& order);
 /// The dimensions of `order` whose size in `p` exceeds one, innermost first ("tp-dp" for
@@ -54,6 +90,7 @@ std::vector<int> virtual_stage_layers(int layers, int pp, int vpp);
 
 const char* to_string(Recompute r);
 const char* to_string(Schedule s);
+const char* to_string(CpComm c);
 
 /// Parses the `to_string` form; keys may come in any order and missing keys keep their
 /// defaults. Throws std::invalid_argument naming the bad key or value.

@@ -46,6 +46,27 @@ std::vector<int> divisors(int n) {
 
 }  // namespace
 
+namespace {
+
+// Context parallelism splits sequences evenly in 2 x cp chunks (two per rank, for the causal
+// balance) and runs only with fused attention; all-to-all also splits the heads.
+Verdict context_problem(const Problem& pb, const Plan& p) {
+  if (p.cp == 1) return std::nullopt;
+  const int seq = pb.training.seq_len;
+  const std::string cp = "cp=" + std::to_string(p.cp);
+  if (seq % (2 * p.cp) != 0)
+    return problem("cp does not divide the sequence", cp + " needs seq_len (" + std::to_string(seq) +
+                                                          ") to split into 2 x cp equal chunks");
+  if (pb.training.attention != AttentionKernel::flash)
+    return problem("cp needs fused attention", cp + " needs FlashAttention (training.attention: flash)");
+  if (p.cp_comm == CpComm::all_to_all && (pb.model.heads / p.tp) % p.cp != 0)
+    return problem("cp does not divide the heads", cp + " with cp_comm=a2a needs cp to divide heads / tp = " +
+                                                        std::to_string(pb.model.heads / p.tp));
+  return std::nullopt;
+}
+
+}  // namespace
+
 Verdict structural_problem(const Problem& pb, const Plan& p, bool tp_within_node) {
   const ModelSpec& m = pb.model;
   const topo::ClusterSpec& c = pb.cluster;
@@ -54,7 +75,7 @@ Verdict structural_problem(const Problem& pb, const Plan& p, bool tp_within_node
     return problem("precision unsupported", c.gpu.name + " has no " +
                                                 std::string(topo::to_string(pb.training.precision)) + " matrix units");
   if (p.gpus() != c.gpus)
-    return problem("gpus mismatch", "tp x pp x dp = " + std::to_string(p.gpus()) + " but the cluster has " +
+    return problem("gpus mismatch", "tp x cp x pp x dp = " + std::to_string(p.gpus()) + " but the cluster has " +
                                         std::to_string(c.gpus) + " GPUs");
   if (m.heads % p.tp != 0 || m.kv_heads % p.tp != 0)
     return problem("tp does not divide heads", "tp=" + std::to_string(p.tp) + " does not divide heads=" +
@@ -69,9 +90,9 @@ Verdict structural_problem(const Problem& pb, const Plan& p, bool tp_within_node
       return problem("tp spans nodes unevenly", "tp=" + std::to_string(p.tp) + " is not a multiple of " +
                                                     std::to_string(gpn) + " GPUs per node");
   }
-  const int stage_gpus = p.tp * p.dp;
+  const int stage_gpus = p.tp * p.cp * p.dp;
   if (stage_gpus % gpn != 0 && gpn % stage_gpus != 0)
-    return problem("stage not aligned to nodes", "a stage spans tp x dp = " + std::to_string(stage_gpus) +
+    return problem("stage not aligned to nodes", "a stage spans tp x cp x dp = " + std::to_string(stage_gpus) +
                                                      " GPUs, which neither fills nor divides a node of " +
                                                      std::to_string(gpn));
   if (p.vpp < 1 || m.layers < p.pp * p.vpp)
@@ -94,6 +115,33 @@ Verdict structural_problem(const Problem& pb, const Plan& p, bool tp_within_node
   if (p.sequence_parallel && p.tp == 1)
     return problem("sequence parallelism needs tp > 1", "sp=on needs tp > 1");
   if (p.zero < 0 || p.zero > 3) return problem("zero stage out of range", "zero must be 0-3");
+  if (p.schedule == Schedule::zb_h1 && p.pp < 2)
+    return problem("zb-h1 needs pp >= 2", "schedule=zb-h1 splits pipeline backward passes: it needs pp >= 2");
+  if (auto cp = context_problem(pb, p)) return cp;
+  if (p.ep > 1) {
+    if (!m.moe()) return problem("ep needs a MoE model", "ep=" + std::to_string(p.ep) + " but " + m.name + " has no experts");
+    if (m.experts % p.ep != 0)
+      return problem("ep does not divide experts", "ep=" + std::to_string(p.ep) + " does not divide experts=" +
+                                                       std::to_string(m.experts));
+    if (p.dp % p.ep != 0)
+      return problem("ep does not divide dp", "ep=" + std::to_string(p.ep) + " does not divide dp=" + std::to_string(p.dp));
+  }
+  if (p.shard > 0) {
+    if (p.zero == 0) return problem("shard needs ZeRO", "shard=" + std::to_string(p.shard) + " needs zero >= 1");
+    if (p.shard >= p.dp_cp() || p.dp_cp() % p.shard != 0)
+      return problem("shard does not divide dp x cp", "shard=" + std::to_string(p.shard) + " must divide dp x cp = " +
+                                                          std::to_string(p.dp_cp()) + " and be smaller");
+  }
+  if (p.tp_overlap && p.tp == 1) return problem("tp overlap needs tp > 1", "tpo=on needs tp > 1");
+  if (p.recompute_layers > 0) {
+    if (p.recompute != Recompute::full)
+      return problem("rc_layers needs recompute=full", "rc_layers=" + std::to_string(p.recompute_layers) +
+                                                            " counts fully recomputed layers: it needs recompute=full");
+    const std::vector<int> chunks = virtual_stage_layers(m.layers, p.pp, p.vpp);
+    if (p.recompute_layers >= *std::max_element(chunks.begin(), chunks.end()))
+      return problem("rc_layers covers every layer", "rc_layers=" + std::to_string(p.recompute_layers) +
+                                                         " recomputes every layer of a chunk: use rc_layers=0");
+  }
   return std::nullopt;
 }
 
@@ -109,72 +157,144 @@ Verdict check_plan(const Problem& pb, const Plan& p, bool tp_within_node) {
   return std::nullopt;
 }
 
+namespace {
+
+// The explicit values of `c`, or the candidates it allows.
+std::vector<int> choose(const IntChoice& c, const std::vector<int>& candidates) {
+  if (!c.values.empty()) return c.values;
+  std::vector<int> out;
+  for (int v : candidates)
+    if (c.allows(v)) out.push_back(v);
+  return out;
+}
+
+}  // namespace
+
 Enumeration enumerate_plans(const Problem& pb, const SearchSpace& sp) {
   Enumeration out;
   const int gpus = pb.cluster.gpus;
   const int L = pb.model.layers;
+  const ModelSpec& model = pb.model;
   const std::vector<bool> sps = sp.sequence_parallel.empty() ? std::vector<bool>{false, true} : sp.sequence_parallel;
   const std::vector<Recompute> rcs =
       sp.recompute.empty() ? std::vector<Recompute>{Recompute::none, Recompute::selective, Recompute::full}
                            : sp.recompute;
   const std::vector<Schedule> scheds =
-      sp.schedule.empty() ? std::vector<Schedule>{Schedule::gpipe, Schedule::one_f_one_b, Schedule::interleaved}
-                          : sp.schedule;
+      sp.schedule.empty()
+          ? std::vector<Schedule>{Schedule::gpipe, Schedule::one_f_one_b, Schedule::interleaved, Schedule::zb_h1}
+          : sp.schedule;
   const std::vector<std::string> orders = sp.order.empty() ? std::vector<std::string>{Plan{}.order} : sp.order;
+  const std::vector<CpComm> cp_comms =
+      sp.cp_comm.empty() ? std::vector<CpComm>{CpComm::ring, CpComm::all_to_all} : sp.cp_comm;
+  const std::vector<bool> tpos = sp.tp_overlap.empty() ? std::vector<bool>{false, true} : sp.tp_overlap;
+
+  // Checks one plan and files it.
+  auto consider = [&](const Plan& plan) {
+    ++out.enumerated;
+    if (plan.recompute == Recompute::selective && sp.recompute.empty() &&
+        layer_recompute(LayerShape::of(pb.model, pb.training, plan), plan.recompute).empty()) {
+      // Nothing to recompute (FlashAttention keeps no scores): the same plan as none.
+      ++out.infeasible["same as recompute=none (nothing to recompute)"];
+      return;
+    }
+    if (auto why = check_plan(pb, plan, sp.tp_within_node)) {
+      ++out.infeasible[why->first];
+      return;
+    }
+    out.feasible.push_back({plan, plan_memory(pb.model, pb.training, plan, pb.cluster.gpu.reserved_memory)});
+  };
+  // The dimensions that do not change the shape of the grid: sharding, experts, CP variant, TP
+  // overlap and placement.
+  auto variants = [&](Plan plan) {
+    const int dp_cp = plan.dp * plan.cp;
+    std::vector<int> shards{0};
+    if (!sp.shard.values.empty()) {
+      shards = plan.zero > 0 ? sp.shard.values : std::vector<int>{0};
+    } else if (plan.zero == 3) {
+      const int node = pb.cluster.gpus_per_node;
+      if (node < dp_cp && dp_cp % node == 0 && sp.shard.allows(node)) shards.push_back(node);
+    }
+    std::vector<int> eps{1};
+    if (!sp.ep.values.empty()) {
+      eps = sp.ep.values;
+    } else if (model.moe()) {
+      eps.clear();
+      for (int e : divisors(plan.dp))
+        if (model.experts % e == 0 && sp.ep.allows(e)) eps.push_back(e);
+      if (eps.empty()) eps.push_back(1);
+    }
+    const std::vector<CpComm> cpcs = plan.cp > 1 ? cp_comms : std::vector<CpComm>{CpComm::ring};
+    const bool tpo_applies = plan.tp > 1 && plan.sequence_parallel;
+    const std::vector<bool> tpo = sp.tp_overlap.empty() && !tpo_applies ? std::vector<bool>{false} : tpos;
+    for (int shard : shards)
+      for (int ep : eps)
+        for (CpComm cpc : cpcs)
+          for (bool o : tpo) {
+            std::set<std::string> placements;  // orders that place this plan alike count once
+            for (const std::string& order : orders) {
+              Plan v = plan;
+              v.shard = shard;
+              v.ep = ep;
+              v.cp_comm = cpc;
+              v.tp_overlap = o;
+              v.order = order;
+              if (!placements.insert(effective_order(v, order)).second) continue;
+              consider(v);
+            }
+          }
+  };
+
   for (int tp : divisors(gpus)) {
     if (!sp.tp.allows(tp)) continue;
-    for (int pp : divisors(gpus / tp)) {
-      if (!sp.pp.allows(pp)) continue;
-      const int dp = gpus / tp / pp;
-      if (!sp.dp.allows(dp)) continue;
-      const int per_replica = pb.training.global_batch % dp == 0 ? pb.training.global_batch / dp : 0;
-      std::vector<int> mbs;
-      if (!sp.micro_batch.values.empty()) {
-        mbs = sp.micro_batch.values;
-      } else {
-        for (int b = 1; b <= std::max(1, per_replica); ++b)
-          if (per_replica % b == 0 && b <= sp.micro_batch.max.value_or(sp.max_micro_batch) &&
-              sp.micro_batch.allows(b))
-            mbs.push_back(b);
-        if (mbs.empty()) mbs.push_back(1);  // counted below as a batch that does not divide
-      }
-      for (int mb : mbs) {
-        for (Schedule sched : scheds) {
-          // With one stage the schedule is moot: count it once, as 1f1b, unless fixed.
-          if (pp == 1 && sched != Schedule::one_f_one_b && sp.schedule.empty()) continue;
-          std::vector<int> vpps;
-          if (sched == Schedule::interleaved) {
-            // Chunk counts that split the layers evenly, and up to 4 chunks when they do not.
-            for (int v = 2; pp * v <= L; ++v)
-              if ((L % (pp * v) == 0 || v <= 4) && sp.vpp.allows(v)) vpps.push_back(v);
-            if (vpps.empty()) vpps.push_back(sp.vpp.values.empty() ? 2 : sp.vpp.values.front());
-          } else {
-            vpps.push_back(1);
-          }
-          for (int v : vpps) {
-            for (bool s : sps) {
-              if (s && tp == 1 && sp.sequence_parallel.empty()) continue;
-              for (Recompute rc : rcs) {
-                for (int z = 0; z <= 3; ++z) {
-                  if (!sp.zero.allows(z)) continue;
-                  if (z > 0 && dp == 1 && sp.zero.values.empty()) continue;
-                  std::set<std::string> placements;  // orders that place this plan alike count once
-                  for (const std::string& order : orders) {
-                    const Plan plan{tp, pp, dp, mb, v, s, rc, z, sched, order};
-                    if (!placements.insert(effective_order(plan, order)).second) continue;
-                    ++out.enumerated;
-                    if (rc == Recompute::selective && sp.recompute.empty() &&
-                        layer_recompute(LayerShape::of(pb.model, pb.training, plan), rc).empty()) {
-                      // Nothing to recompute (FlashAttention keeps no scores): the same plan as none.
-                      ++out.infeasible["same as recompute=none (nothing to recompute)"];
-                      continue;
+    std::vector<int> cp_candidates;
+    for (int c = 1; c <= gpus / tp; c *= 2)
+      if ((gpus / tp) % c == 0 && (c == 1 || pb.training.seq_len / c >= sp.min_cp_tokens)) cp_candidates.push_back(c);
+    for (int cp : choose(sp.cp, cp_candidates)) {
+      if (cp < 1 || (gpus / tp) % cp != 0) continue;
+      for (int pp : divisors(gpus / tp / cp)) {
+        if (!sp.pp.allows(pp)) continue;
+        const int dp = gpus / tp / cp / pp;
+        if (!sp.dp.allows(dp)) continue;
+        const int per_replica = pb.training.global_batch % dp == 0 ? pb.training.global_batch / dp : 0;
+        std::vector<int> mbs;
+        if (!sp.micro_batch.values.empty()) {
+          mbs = sp.micro_batch.values;
+        } else {
+          for (int b = 1; b <= std::max(1, per_replica); ++b)
+            if (per_replica % b == 0 && b <= sp.micro_batch.max.value_or(sp.max_micro_batch) &&
+                sp.micro_batch.allows(b))
+              mbs.push_back(b);
+          if (mbs.empty()) mbs.push_back(1);  // counted below as a batch that does not divide
+        }
+        for (int mb : mbs) {
+          for (Schedule sched : scheds) {
+            // With one stage the schedule is moot: count it once, as 1f1b, unless fixed.
+            if (pp == 1 && sched != Schedule::one_f_one_b && sp.schedule.empty()) continue;
+            std::vector<int> vpps;
+            if (sched == Schedule::interleaved) {
+              // Chunk counts that split the layers evenly, and up to 4 chunks when they do not.
+              for (int v = 2; pp * v <= L; ++v)
+                if ((L % (pp * v) == 0 || v <= 4) && sp.vpp.allows(v)) vpps.push_back(v);
+              if (vpps.empty()) vpps.push_back(sp.vpp.values.empty() ? 2 : sp.vpp.values.front());
+            } else {
+              vpps.push_back(1);
+            }
+            for (int v : vpps) {
+              for (bool s : sps) {
+                if (s && tp == 1 && sp.sequence_parallel.empty()) continue;
+                for (Recompute rc : rcs) {
+                  const std::vector<int> rcls =
+                      rc == Recompute::full && !sp.recompute_layers.values.empty() ? sp.recompute_layers.values
+                                                                                   : std::vector<int>{0};
+                  for (int rcl : rcls) {
+                    for (int z = 0; z <= 3; ++z) {
+                      if (!sp.zero.allows(z)) continue;
+                      if (z > 0 && dp * cp == 1 && sp.zero.values.empty()) continue;
+                      Plan plan{tp, pp, dp, mb, v, s, rc, z, sched};
+                      plan.cp = cp;
+                      plan.recompute_layers = rcl;
+                      variants(plan);
                     }
-                    if (auto why = check_plan(pb, plan, sp.tp_within_node)) {
-                      ++out.infeasible[why->first];
-                      continue;
-                    }
-                    out.feasible.push_back(
-                        {plan, plan_memory(pb.model, pb.training, plan, pb.cluster.gpu.reserved_memory)});
                   }
                 }
               }

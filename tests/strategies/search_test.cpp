@@ -37,13 +37,13 @@ TEST_CASE("search: enumeration counts follow the plan space") {
   CHECK(en.enumerated == 4);
   CHECK(en.feasible.size() == 4);
 
-  // tp = 1, pp over {1, 2, 4, 8}: pp = 1 has one schedule; otherwise GPipe, 1F1B and interleaved
-  // with 2..4 chunks (or any that split the 8 layers evenly) while pp x vpp <= 8, or one
-  // interleaved plan that cannot fill its stages.
+  // tp = 1, pp over {1, 2, 4, 8}: pp = 1 has one schedule; otherwise GPipe, 1F1B, ZB-H1 and
+  // interleaved with 2..4 chunks (or any that split the 8 layers evenly) while pp x vpp <= 8, or
+  // one interleaved plan that cannot fill its stages.
   sp.pp = {};
   sp.tp.values = {1};
   en = strategy::enumerate_plans(f.pb(), sp);
-  CHECK(en.enumerated == 1 + (2 + 3) + (2 + 1) + (2 + 1));
+  CHECK(en.enumerated == 1 + (3 + 3) + (3 + 1) + (3 + 1));
   CHECK(en.infeasible.at("fewer layers than stages") == 1);
 
   // Everything free: every rejected plan is counted under a reason.

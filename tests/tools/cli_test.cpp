@@ -115,6 +115,7 @@ TEST_CASE("cli: rank a small scenario and write JSON and CSV") {
     CHECK(p.at("memory_per_gpu_gib").get<double>() <= 80.0);
     const auto& b = p.at("breakdown");
     const double parts = b.at("compute_s").get<double>() + b.at("exposed_tp_s").get<double>() +
+                         b.at("exposed_cp_s").get<double>() + b.at("exposed_ep_s").get<double>() +
                          b.at("exposed_pp_s").get<double>() + b.at("exposed_dp_s").get<double>() +
                          b.at("bubble_s").get<double>();
     CHECK(parts == doctest::Approx(p.at("step_time_s").get<double>()).epsilon(1e-6));

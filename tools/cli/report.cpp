@@ -29,10 +29,19 @@ double tflops_per_gpu(const Problem& pb, sim::Seconds step) {
 
 std::string short_plan(const strategy::Plan& p) {
   std::ostringstream os;
-  os << "tp" << p.tp << " pp" << p.pp << " dp" << p.dp << " mbs" << p.micro_batch;
+  os << "tp" << p.tp;
+  if (p.cp > 1) os << " cp" << p.cp << (p.cp_comm == strategy::CpComm::ring ? ":ring" : ":a2a");
+  os << " pp" << p.pp << " dp" << p.dp;
+  if (p.ep > 1) os << " ep" << p.ep;
+  os << " mbs" << p.micro_batch;
   if (p.vpp > 1) os << " vpp" << p.vpp;
   if (p.sequence_parallel) os << " sp";
-  os << " rc:" << strategy::to_string(p.recompute) << " z" << p.zero << " " << strategy::to_string(p.schedule);
+  if (p.tp_overlap) os << " tpo";
+  os << " rc:" << strategy::to_string(p.recompute);
+  if (p.recompute_layers > 0) os << ":" << p.recompute_layers;
+  os << " z" << p.zero;
+  if (p.shard > 0) os << ":shard" << p.shard;
+  os << " " << strategy::to_string(p.schedule);
   if (p.order != strategy::Plan{}.order) os << " order:" << strategy::effective_order(p, p.order);
   return os.str();
 }
@@ -46,6 +55,8 @@ void breakdown_json(JsonWriter& w, const sim::GpuBreakdown& b) {
   w.member("optimizer_s", b.optimizer.value());
   w.member("compute_s", b.compute().value());
   w.member("exposed_tp_s", b.exposed_tp.value());
+  w.member("exposed_cp_s", b.exposed_cp.value());
+  w.member("exposed_ep_s", b.exposed_ep.value());
   w.member("exposed_pp_s", b.exposed_pp.value());
   w.member("exposed_dp_s", b.exposed_dp.value());
   w.member("bubble_s", b.idle.value());
@@ -77,6 +88,12 @@ void plan_json(JsonWriter& w, const strategy::Plan& p) {
   w.member("recompute", strategy::to_string(p.recompute));
   w.member("zero", p.zero);
   w.member("schedule", strategy::to_string(p.schedule));
+  w.member("cp", p.cp);
+  w.member("cp_comm", strategy::to_string(p.cp_comm));
+  w.member("ep", p.ep);
+  w.member("shard", p.shard);
+  w.member("tp_overlap", p.tp_overlap);
+  w.member("recompute_layers", p.recompute_layers);
   w.member("string", p.to_string());
 }
 
@@ -160,7 +177,8 @@ std::string rank_table(const Problem& pb, const strategy::SearchResult& s, int t
     width = std::max(width, short_plan(s.ranked[i].plan).size());
   width += 2;
   os << pad("#", 3) << "  " << pad("plan", width, false) << pad("step s", 9) << pad("tok/s", 10) << pad("MFU %", 7)
-     << pad("mem GiB", 8) << pad("compute s", 10) << pad("TP s", 8) << pad("PP s", 8) << pad("DP s", 8)
+     << pad("mem GiB", 8) << pad("compute s", 10) << pad("TP s", 8) << pad("CP s", 8) << pad("EP s", 8)
+     << pad("PP s", 8) << pad("DP s", 8)
      << pad("bubble s", 9) << "  backend\n";
   int i = 0;
   for (const PlanResult& r : s.ranked) {
@@ -171,7 +189,8 @@ std::string rank_table(const Problem& pb, const strategy::SearchResult& s, int t
        << pad(fmt("%.3f", r.step_time().value()), 9) << pad(fmt("%.0f", strategy::tokens_per_second(pb, r.step_time())), 10)
        << pad(fmt("%.1f", 100 * strategy::mfu(pb, r.step_time())), 7)
        << pad(fmt("%.1f", r.memory.peak.total().value() / kGiB), 8) << pad(fmt("%.3f", b.compute().value()), 10)
-       << pad(fmt("%.3f", b.exposed_tp.value()), 8) << pad(fmt("%.3f", b.exposed_pp.value()), 8)
+       << pad(fmt("%.3f", b.exposed_tp.value()), 8) << pad(fmt("%.3f", b.exposed_cp.value()), 8)
+       << pad(fmt("%.3f", b.exposed_ep.value()), 8) << pad(fmt("%.3f", b.exposed_pp.value()), 8)
        << pad(fmt("%.3f", b.exposed_dp.value()), 8) << pad(fmt("%.3f", b.idle.value()), 9) << "  " << r.backend
        << "\n";
   }
@@ -196,8 +215,9 @@ std::string search_summary(const strategy::SearchStats& s) {
 
 std::string rank_csv(const Problem& pb, const strategy::SearchResult& s, int top) {
   std::ostringstream os;
-  os << "rank,tp,pp,dp,micro_batch,vpp,sequence_parallel,recompute,zero,schedule,step_time_s,tokens_per_s,mfu,"
-        "memory_per_gpu_gib,compute_s,exposed_tp_s,exposed_pp_s,exposed_dp_s,bubble_s,backend\n";
+  os << "rank,tp,pp,dp,micro_batch,vpp,sequence_parallel,recompute,zero,schedule,cp,cp_comm,ep,shard,tp_overlap,"
+        "recompute_layers,step_time_s,tokens_per_s,mfu,memory_per_gpu_gib,compute_s,exposed_tp_s,exposed_cp_s,"
+        "exposed_ep_s,exposed_pp_s,exposed_dp_s,bubble_s,backend\n";
   int i = 0;
   for (const PlanResult& r : s.ranked) {
     if (i >= top) break;
@@ -206,10 +226,13 @@ std::string rank_csv(const Problem& pb, const strategy::SearchResult& s, int top
     const auto& b = r.breakdown.mean;
     os << i << "," << p.tp << "," << p.pp << "," << p.dp << "," << p.micro_batch << "," << p.vpp << ","
        << (p.sequence_parallel ? "on" : "off") << "," << strategy::to_string(p.recompute) << "," << p.zero << ","
-       << strategy::to_string(p.schedule) << "," << fmt("%.6f", r.step_time().value()) << ","
+       << strategy::to_string(p.schedule) << "," << p.cp << "," << strategy::to_string(p.cp_comm) << "," << p.ep
+       << "," << p.shard << "," << (p.tp_overlap ? "on" : "off") << "," << p.recompute_layers << ","
+       << fmt("%.6f", r.step_time().value()) << ","
        << fmt("%.1f", strategy::tokens_per_second(pb, r.step_time())) << ","
        << fmt("%.4f", strategy::mfu(pb, r.step_time())) << "," << fmt("%.3f", r.memory.peak.total().value() / kGiB)
        << "," << fmt("%.6f", b.compute().value()) << "," << fmt("%.6f", b.exposed_tp.value()) << ","
+       << fmt("%.6f", b.exposed_cp.value()) << "," << fmt("%.6f", b.exposed_ep.value()) << ","
        << fmt("%.6f", b.exposed_pp.value()) << "," << fmt("%.6f", b.exposed_dp.value()) << ","
        << fmt("%.6f", b.idle.value()) << "," << r.backend << "\n";
   }
@@ -237,6 +260,8 @@ std::string plan_report(const Problem& pb, const PlanResult& r) {
   line("recompute", b.recompute.value());
   line("optimizer", b.optimizer.value());
   line("exposed TP comm", b.exposed_tp.value());
+  line("exposed CP comm", b.exposed_cp.value());
+  line("exposed EP comm", b.exposed_ep.value());
   line("exposed PP comm", b.exposed_pp.value());
   line("exposed DP comm", b.exposed_dp.value());
   line("bubble and waiting", b.idle.value());

@@ -37,14 +37,24 @@ struct IntChoice {
 };
 
 /// Constraints on the plan space (fix or limit any field).
+///
+/// Defaults when a field is free: cp = powers of two that leave at least `min_cp_tokens` tokens of
+/// a sequence per GPU, with both CP variants; ep = the divisors of dp that divide the experts (1
+/// for a dense model); hybrid sharding (shard = GPUs per node) tried beside full sharding for
+/// ZeRO-3; TP overlap tried with sequence parallelism (Megatron-LM needs both); recompute_layers
+/// = 0 (all layers) only.
 struct SearchSpace {
   IntChoice tp, pp, dp, micro_batch, vpp, zero;
+  IntChoice cp, ep, shard, recompute_layers;
   std::vector<bool> sequence_parallel;  ///< empty = both
   std::vector<Recompute> recompute;     ///< empty = all
   std::vector<Schedule> schedule;       ///< empty = all
+  std::vector<CpComm> cp_comm;          ///< empty = both
+  std::vector<bool> tp_overlap;         ///< empty = both where it applies
   std::vector<std::string> order;       ///< rank placements to try; empty = Megatron's only
   bool tp_within_node = true;           ///< keep TP groups inside one NVSwitch node
   int max_micro_batch = 16;             ///< when micro_batch is free
+  int min_cp_tokens = 4096;             ///< when cp is free: tokens per GPU it must leave
 };
 
 /// Why a plan cannot run regardless of memory, as (short reason, detail); nullopt if it can.

@@ -297,7 +297,9 @@ class Builder {
   bool contends(const Groups& g) const { return g.shape.nodes() > 1; }
 
   // TP collectives of one pass of one layer: on the compute stream, or with TP overlap beside
-  // the layer's GEMMs (`gemms` of compute).
+  // the layer's GEMMs (`gemms` of compute). Overlap splits each GEMM and its collective into tp
+  // chunks and pipelines them (Megatron-LM/Transformer Engine userbuffers): tp - 1 chunks of
+  // communication run beside tp - 1 chunks of GEMM, and the last chunk of each is exposed.
   void tp_pass(Pass& ps, const std::vector<Collective>& cs, Seconds gemms, Seconds rest, int s, int mb, int layer,
                Category cat) {
     if (!plan_.tp_overlap || cs.empty()) {
@@ -306,9 +308,18 @@ class Builder {
         on_compute(ps, Task{CollectiveWork{c, tp_contends_, {}}, gpu_, Lane::compute, Category::tp_comm, s, mb, layer});
       return;
     }
+    const double hidden = (plan_.tp - 1.0) / plan_.tp;
     kernels(ps, cat, rest, s, mb, layer);
-    for (const Collective& c : cs) beside(c, tp_contends_, {}, Category::tp_comm, s, mb, layer);
-    kernels(ps, cat, gemms, s, mb, layer, false);
+    for (Collective c : cs) {
+      c.buffer = c.buffer * hidden;
+      beside(c, tp_contends_, {}, Category::tp_comm, s, mb, layer);
+    }
+    kernels(ps, cat, gemms * hidden, s, mb, layer, false);
+    for (Collective c : cs) {
+      c.buffer = c.buffer * (1 - hidden);
+      on_compute(ps, Task{CollectiveWork{c, tp_contends_, {}}, gpu_, Lane::compute, Category::tp_comm, s, mb, layer});
+    }
+    kernels(ps, cat, gemms * (1 - hidden), s, mb, layer);
   }
 
   // The attention core of one pass of one layer with its CP communication: ring attention
@@ -514,7 +525,8 @@ class Builder {
   Exposed exposed(const LayerCosts& c, bool forward, bool moe, bool weight_split) const {
     Exposed e;
     const Seconds gemms = forward ? c.forward_gemms : (weight_split ? c.backward_gemms - c.backward_weight : c.backward_gemms);
-    e.tp = plan_.tp_overlap ? std::max(Seconds(), c.tp - gemms) : c.tp;
+    const double hidden = (plan_.tp - 1.0) / plan_.tp;  // see tp_pass
+    e.tp = plan_.tp_overlap ? c.tp * (1 - hidden) + std::max(Seconds(), (c.tp - gemms) * hidden) : c.tp;
     const Seconds cp = forward ? c.cp_forward : c.cp_backward;
     const Seconds attention = forward ? c.attention_forward : c.attention_backward;
     e.cp = plan_.cp_comm == CpComm::all_to_all

@@ -207,9 +207,11 @@ MemoryReport plan_memory(const ModelSpec& m, const TrainingSpec& t, const Plan& 
         mem.gradients = Bytes(4 * shard);
         mem.optimizer = Bytes(12 * shard);
         if (p.pp > 1) {
-          // Gathered once per step and kept for every micro-batch: full weights and gradients.
+          // Gathered once per step and kept for every micro-batch: full weights, and full
+          // gradients accumulated over the micro-batches in the reduction precision (FSDP2
+          // upcasts unsharded gradients to its reduce dtype while gradient sync is off).
           mem.weights += Bytes(E * P);
-          mem.gradients += Bytes(E * P);
+          mem.gradients += Bytes(t.grad_reduce_bytes() * P);
         } else {
           // Two layers gathered at a time (the current one and the prefetched one).
           const double biggest = m.moe() ? m.moe_layer_dense_params() + m.moe_layer_expert_params() / p.ep

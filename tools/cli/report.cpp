@@ -283,18 +283,24 @@ std::string validation_table(const std::vector<scenario::ValidationCase>& cases,
   for (const auto& r : results) width = std::max(width, r.id.size());
   width += 2;
   os << pad("case", width, false) << pad("status", 12, false) << pad("pred s", 9) << pad("target s", 9)
-     << pad("err %", 8) << "  plan / reason\n";
+     << pad("err %", 8) << pad("mem GiB", 9) << pad("meas GiB", 9) << pad("err %", 8) << "  plan / reason\n";
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     os << pad(r.id, width, false) << pad(r.status, 12, false)
        << pad(r.predicted_s ? fmt("%.3f", *r.predicted_s) : "-", 9)
        << pad(r.target_s ? fmt("%.3f", *r.target_s) : "-", 9)
-       << pad(r.error_pct ? fmt("%+.1f", *r.error_pct) : "-", 8) << "  "
+       << pad(r.error_pct ? fmt("%+.1f", *r.error_pct) : "-", 8)
+       << pad(r.predicted_memory_gib ? fmt("%.1f", *r.predicted_memory_gib) : "-", 9)
+       << pad(r.measured_memory_gib ? fmt("%.1f", *r.measured_memory_gib) : "-", 9)
+       << pad(r.memory_error_pct ? fmt("%+.1f", *r.memory_error_pct) : "-", 8) << "  "
        << (r.best ? short_plan(r.best->plan) : r.reason) << "\n";
   }
   (void)cases;
   os << "\n" << s.cases << " cases: " << s.ok << " ok, " << s.infeasible << " infeasible, " << s.unsupported
      << " unsupported; " << s.scored << " scored, mean absolute error " << fmt("%.1f", s.mape) << " %\n";
+  if (s.memory_scored > 0)
+    os << "peak memory: " << s.memory_scored << " cases with a published peak, mean absolute error "
+       << fmt("%.1f", s.memory_mape) << " %, worst " << fmt("%.1f", s.memory_worst) << " %\n";
   for (const auto& g : s.groups) {
     os << "rank group " << pad(g.group, 26, false);
     if (g.tau)
@@ -331,12 +337,14 @@ std::string validation_json(const std::vector<scenario::ValidationCase>& cases,
       w.member("tokens_per_s_per_gpu", *r.predicted_tokens_per_s_per_gpu);
       w.member("mfu", *r.predicted_mfu);
       w.member("memory_per_gpu_gib", r.best->memory.peak.total().value() / kGiB);
+      if (r.memory_error_pct) w.member("memory_error_pct", *r.memory_error_pct);
       w.key("breakdown");
       breakdown_json(w, r.best->breakdown.mean);
     } else {
       w.key("plan").null();
     }
     if (!c.rank_group.empty()) w.member("rank_group", c.rank_group);
+    if (c.measured_peak_memory_gib) w.member("measured_peak_memory_gib", *c.measured_peak_memory_gib);
     if (c.measured_rank_value) {
       w.member("measured_key", c.measured_rank_key);
       w.member("measured_value", *c.measured_rank_value);
@@ -354,6 +362,9 @@ std::string validation_json(const std::vector<scenario::ValidationCase>& cases,
   w.member("unsupported", s.unsupported);
   w.member("scored", s.scored);
   w.member("mape_pct", s.mape);
+  w.member("memory_scored", s.memory_scored);
+  w.member("memory_mape_pct", s.memory_mape);
+  w.member("memory_worst_pct", s.memory_worst);
   w.key("rank_groups").begin_array();
   for (const auto& g : s.groups) {
     w.begin_object();

@@ -233,7 +233,10 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
     // Megatron-LM runs do not use ZeRO-3; torchtitan's data parallelism is FSDP (ZeRO-3).
     sp.zero.max = 2;
   }
-  if (auto cp = opt_int(p, "cp"); cp && *cp > 1) unsupported("context parallelism (cp=" + std::to_string(*cp) + ") is not modelled yet");
+  if (auto cp = opt_int(p, "cp")) {
+    if (*cp < 1) p.fail("cp", "must be positive");
+    sp.cp.values = {*cp};
+  }
   if (auto gb = opt_int(p, "global_batch")) {
     if (*gb <= 0) p.fail("global_batch", "must be positive");
     vc.training.global_batch = *gb;
@@ -258,6 +261,14 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
       sp.schedule = {s};
     }
   }
+  // Dimensions that arrived later than the run: TP communication overlap (Megatron-LM and
+  // Transformer Engine 2023, torchtitan's async TP 2024) and zero-bubble schedules (2024).
+  if (!titan && year > 0 && year < 2023) {
+    sp.tp_overlap = {false};
+    vc.assumptions.push_back("tp_overlap=off (not available before 2023)");
+  }
+  if (sp.schedule.empty() && year > 0 && year < 2024)
+    sp.schedule = {strategy::Schedule::gpipe, strategy::Schedule::one_f_one_b, strategy::Schedule::interleaved};
   if (auto pr = opt_text(p, "precision")) {
     const auto prec = topo::parse_precision(*pr);
     if (!prec || *prec == topo::Precision::fp32 || *prec == topo::Precision::tf32)
@@ -320,6 +331,10 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
           me.fail(key, "is not a number");
         }
       }
+    }
+    if (me.has("peak_memory_gib")) {
+      vc.measured_peak_memory_gib = me.number("peak_memory_gib");
+      if (!(*vc.measured_peak_memory_gib > 0)) me.fail("peak_memory_gib", "must be positive");
     }
   }
   c.maybe("measured");

@@ -167,6 +167,12 @@ int positive(MapReader& r, const std::string& key) {
   return v;
 }
 
+int nonnegative(MapReader& r, const std::string& key) {
+  const int v = r.integer(key);
+  if (v < 0) r.fail(key, "must not be negative, got " + std::to_string(v));
+  return v;
+}
+
 double fraction(MapReader& r, const std::string& key) {
   const double v = r.number(key);
   if (!(v > 0 && v <= 1)) r.fail(key, "must be in (0, 1], got " + r.scalar(r.need(key), key));
@@ -215,6 +221,17 @@ void read_model(MapReader& r, strategy::ModelSpec& m) {
   r.maybe("dropout");
   r.maybe("tied_embeddings");
   r.maybe("position_embedding");
+  // Mixture of experts: all of experts, top_k and moe_ffn, or none.
+  if (r.has("experts") || r.has("top_k") || r.has("moe_ffn") || r.has("shared_experts") || r.has("dense_layers")) {
+    m.experts = positive(r, "experts");
+    m.top_k = positive(r, "top_k");
+    m.moe_ffn = positive(r, "moe_ffn");
+    if (m.top_k > m.experts) r.fail("top_k", "must not exceed experts (" + std::to_string(m.experts) + ")");
+    if (r.has("shared_experts")) m.shared_experts = nonnegative(r, "shared_experts");
+    if (r.has("dense_layers")) m.dense_layers = nonnegative(r, "dense_layers");
+    if (m.dense_layers >= m.layers) r.fail("dense_layers", "must be below layers (" + std::to_string(m.layers) + ")");
+  }
+  for (const char* k : {"experts", "top_k", "moe_ffn", "shared_experts", "dense_layers"}) r.maybe(k);
   if (m.hidden % m.heads != 0) r.fail("heads", "must divide hidden (" + std::to_string(m.hidden) + ")");
   if (m.heads % m.kv_heads != 0) r.fail("kv_heads", "must divide heads (" + std::to_string(m.heads) + ")");
 }
@@ -395,10 +412,34 @@ strategy::IntChoice int_choice(MapReader& r, const std::string& key) {
 strategy::SearchSpace read_search(MapReader& s) {
   strategy::SearchSpace sp;
   for (auto [key, field] : {std::pair<const char*, strategy::IntChoice*>{"tp", &sp.tp}, {"pp", &sp.pp}, {"dp", &sp.dp},
-                            {"micro_batch", &sp.micro_batch}, {"vpp", &sp.vpp}, {"zero", &sp.zero}}) {
+                            {"micro_batch", &sp.micro_batch}, {"vpp", &sp.vpp}, {"zero", &sp.zero}, {"cp", &sp.cp},
+                            {"ep", &sp.ep}, {"shard", &sp.shard}, {"recompute_layers", &sp.recompute_layers}}) {
     if (s.has(key)) *field = int_choice(s, key);
     s.maybe(key);
   }
+  for (auto [key, field] : {std::pair<const char*, strategy::IntChoice*>{"cp", &sp.cp}, {"ep", &sp.ep}})
+    for (int v : field->values)
+      if (v < 1) s.fail(key, "sizes are at least 1");
+  if (s.has("cp_comm")) {
+    sp.cp_comm = list_of<strategy::CpComm>(s, "cp_comm", [&](const YAML::Node& x) {
+      const std::string v = s.scalar(x, "cp_comm");
+      if (v == "ring") return strategy::CpComm::ring;
+      if (v == "a2a" || v == "all-to-all") return strategy::CpComm::all_to_all;
+      s.fail_at(x, "cp_comm", "'" + v + "' is not ring or a2a");
+    });
+  }
+  s.maybe("cp_comm");
+  if (s.has("tp_overlap")) {
+    sp.tp_overlap = list_of<bool>(s, "tp_overlap", [&](const YAML::Node& x) {
+      const std::string v = s.scalar(x, "tp_overlap");
+      if (v == "true" || v == "on") return true;
+      if (v == "false" || v == "off") return false;
+      s.fail_at(x, "tp_overlap", "'" + v + "' is not true or false");
+    });
+  }
+  s.maybe("tp_overlap");
+  if (s.has("min_cp_tokens")) sp.min_cp_tokens = positive(s, "min_cp_tokens");
+  s.maybe("min_cp_tokens");
   if (sp.zero.values.size() > 0)
     for (int z : sp.zero.values)
       if (z > 3) s.fail("zero", "ZeRO stages are 0-3");
@@ -427,7 +468,8 @@ strategy::SearchSpace read_search(MapReader& s) {
       if (v == "gpipe") return strategy::Schedule::gpipe;
       if (v == "1f1b") return strategy::Schedule::one_f_one_b;
       if (v == "interleaved-1f1b") return strategy::Schedule::interleaved;
-      s.fail_at(x, "schedule", "'" + v + "' is not gpipe, 1f1b or interleaved-1f1b");
+      if (v == "zb-h1") return strategy::Schedule::zb_h1;
+      s.fail_at(x, "schedule", "'" + v + "' is not gpipe, 1f1b, interleaved-1f1b or zb-h1");
     });
   }
   s.maybe("schedule");
@@ -549,6 +591,12 @@ Scenario load_scenario(const fs::path& file, const DataDirs& dirs) {
   tr.maybe("blocking_p2p");
   if (tr.has("p2p_scatter_gather")) sc.training.p2p_scatter_gather = tr.boolean("p2p_scatter_gather");
   tr.maybe("p2p_scatter_gather");
+  if (tr.has("capacity_factor")) {
+    if (!sc.model.moe()) tr.fail("capacity_factor", "the model " + sc.model.name + " has no experts");
+    sc.training.capacity_factor = tr.number("capacity_factor");
+    if (!(sc.training.capacity_factor >= 1.0)) tr.fail("capacity_factor", "must be at least 1 (1 = balanced routing)");
+  }
+  tr.maybe("capacity_factor");
   tr.finish();
 
   if (r.has("search")) {

@@ -1,5 +1,6 @@
 #include "strata/scenario/validation.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -9,6 +10,7 @@ CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& opti
   CaseResult r;
   r.id = c.id;
   r.target_s = c.target_iteration_s;
+  r.measured_memory_gib = c.measured_peak_memory_gib;
   if (c.unsupported) {
     r.status = "unsupported";
     r.reason = *c.unsupported;
@@ -40,6 +42,9 @@ CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& opti
   r.predicted_tokens_per_s_per_gpu = strategy::tokens_per_second(pb, r.best->step_time()) / c.cluster.gpus;
   r.predicted_mfu = strategy::mfu(pb, r.best->step_time());
   if (c.target_iteration_s) r.error_pct = 100.0 * (t - *c.target_iteration_s) / *c.target_iteration_s;
+  r.predicted_memory_gib = r.best->memory.peak.total().value() / sim::kGiB;
+  if (c.measured_peak_memory_gib)
+    r.memory_error_pct = 100.0 * (*r.predicted_memory_gib - *c.measured_peak_memory_gib) / *c.measured_peak_memory_gib;
   return r;
 }
 
@@ -81,6 +86,11 @@ Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<Ca
       ++s.scored;
       abs_sum += std::fabs(*r.error_pct);
     }
+    if (r.memory_error_pct) {
+      ++s.memory_scored;
+      s.memory_mape += std::fabs(*r.memory_error_pct);
+      s.memory_worst = std::max(s.memory_worst, std::fabs(*r.memory_error_pct));
+    }
     const ValidationCase& c = cases[i];
     if (c.rank_group.empty()) continue;
     auto& g = groups[c.rank_group];
@@ -92,6 +102,7 @@ Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<Ca
     }
   }
   s.mape = s.scored > 0 ? abs_sum / s.scored : 0.0;
+  if (s.memory_scored > 0) s.memory_mape /= s.memory_scored;
   for (const auto& [name, v] : groups) {
     GroupScore g{name, group_ids[name], std::nullopt, ""};
     if (v.first.size() >= 2) g.tau = kendall_tau(v.first, v.second);

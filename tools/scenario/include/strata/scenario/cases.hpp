@@ -30,6 +30,7 @@ struct ValidationCase {
   std::optional<double> target_iteration_s;
   std::optional<double> measured_rank_value;  ///< published throughput (higher is better)
   std::string measured_rank_key;              ///< which measurement that is
+  std::optional<double> measured_peak_memory_gib;  ///< published peak memory per GPU, GiB
 };
 
 /// Reads every case of a validation file. Malformed YAML and wrongly typed fields are

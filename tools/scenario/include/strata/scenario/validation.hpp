@@ -23,6 +23,9 @@ struct CaseResult {
   std::optional<double> error_pct;  ///< 100 x (predicted - target) / target
   std::optional<double> predicted_tokens_per_s_per_gpu;
   std::optional<double> predicted_mfu;
+  std::optional<double> predicted_memory_gib;  ///< peak memory per GPU of the chosen plan
+  std::optional<double> measured_memory_gib;   ///< published peak memory per GPU
+  std::optional<double> memory_error_pct;      ///< 100 x (predicted - measured) / measured
   strategy::SearchStats stats;
 };
 
@@ -38,6 +41,9 @@ struct GroupScore {
 struct Summary {
   int cases = 0, ok = 0, infeasible = 0, unsupported = 0, scored = 0;
   double mape = 0;  ///< mean |error_pct| over scored cases
+  int memory_scored = 0;  ///< cases with a published peak memory and a prediction
+  double memory_mape = 0;  ///< mean |memory_error_pct| over them
+  double memory_worst = 0;  ///< largest |memory_error_pct|
   std::vector<GroupScore> groups;
 };
 

@@ -66,6 +66,13 @@ PlanCosts plan_costs(const ModelSpec& model, const TrainingSpec& training,
     l.attention_forward = cost.total(attention_forward(x));
     l.attention_backward = cost.total(attention_backward(x));
     l.tp = isolated(layer_tp_collectives(x, net.gpus_per_node), net);
+    if (plan.tp_overlap) {
+      std::vector<sim::Collective> hidden = layer_tp_collectives(x, net.gpus_per_node), last = hidden;
+      for (auto& c : hidden) c.buffer = c.buffer * ((plan.tp - 1.0) / plan.tp);
+      for (auto& c : last) c.buffer = c.buffer * (1.0 / plan.tp);
+      l.tp_hidden = isolated(hidden, net);
+      l.tp_last = isolated(last, net);
+    }
     l.cp_forward = isolated(layer_cp_collectives(x, cp_per_node), net);
     l.cp_backward = isolated(layer_cp_collectives_backward(x, cp_per_node), net);
     l.ep = isolated(layer_ep_collectives(x, ep_per_node), net);
@@ -308,7 +315,7 @@ class Builder {
         on_compute(ps, Task{CollectiveWork{c, tp_contends_, {}}, gpu_, Lane::compute, Category::tp_comm, s, mb, layer});
       return;
     }
-    const double hidden = (plan_.tp - 1.0) / plan_.tp;
+    const double hidden = (plan_.tp - 1.0) / plan_.tp;  // plan_costs prices the same split
     kernels(ps, cat, rest, s, mb, layer);
     for (Collective c : cs) {
       c.buffer = c.buffer * hidden;
@@ -316,10 +323,10 @@ class Builder {
     }
     kernels(ps, cat, gemms * hidden, s, mb, layer, false);
     for (Collective c : cs) {
-      c.buffer = c.buffer * (1 - hidden);
+      c.buffer = c.buffer * (1.0 / plan_.tp);
       on_compute(ps, Task{CollectiveWork{c, tp_contends_, {}}, gpu_, Lane::compute, Category::tp_comm, s, mb, layer});
     }
-    kernels(ps, cat, gemms * (1 - hidden), s, mb, layer);
+    kernels(ps, cat, gemms * (1.0 / plan_.tp), s, mb, layer);
   }
 
   // The attention core of one pass of one layer with its CP communication: ring attention
@@ -450,7 +457,7 @@ class Builder {
     if (!sends) return;
     const int peer_stage = ps.forward ? (ps.vs + 1) % plan_.pp : (ps.vs - 1) % plan_.pp;
     const int peer = stage_rank(plan_, peer_stage);
-    const Lane lane = train_.blocking_p2p ? Lane::compute : Lane::p2p;
+    const Lane lane = blocking_p2p() ? Lane::compute : Lane::p2p;
     ps.send = add(Task{TransferWork{peer, p2p_bytes_, p2p_siblings(s, peer_stage)}, gpu, lane, Category::pp_comm, s,
                        ps.microbatch, -1});
     graph_.precede(ps.last, ps.send);
@@ -526,7 +533,7 @@ class Builder {
     Exposed e;
     const Seconds gemms = forward ? c.forward_gemms : (weight_split ? c.backward_gemms - c.backward_weight : c.backward_gemms);
     const double hidden = (plan_.tp - 1.0) / plan_.tp;  // see tp_pass
-    e.tp = plan_.tp_overlap ? c.tp * (1 - hidden) + std::max(Seconds(), (c.tp - gemms) * hidden) : c.tp;
+    e.tp = plan_.tp_overlap ? c.tp_last + std::max(Seconds(), c.tp_hidden - gemms * hidden) : c.tp;
     const Seconds cp = forward ? c.cp_forward : c.cp_backward;
     const Seconds attention = forward ? c.attention_forward : c.attention_backward;
     e.cp = plan_.cp_comm == CpComm::all_to_all
@@ -756,8 +763,12 @@ class Builder {
   // Megatron-LM's paired send/receive calls do), so neighbouring stages advance in lockstep.
   void link(const Pass& from, const Pass& to) {
     graph_.precede(from.send, to.first);
-    if (train_.blocking_p2p && to.ready != kNone) graph_.precede(to.ready, from.send);
+    if (blocking_p2p() && to.ready != kNone) graph_.precede(to.ready, from.send);
   }
+  // ZB-H1 needs its sends off the compute stream and its receives posted ahead (the zero-bubble
+  // implementation's batched asynchronous p2p): a stage busy with a deferred weight-gradient
+  // pass must not hold up its neighbour's send.
+  bool blocking_p2p() const { return train_.blocking_p2p && plan_.schedule != Schedule::zb_h1; }
 
   void link_stages() {
     for (int mb = 0; mb < m_; ++mb) {

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <stdexcept>
 
 #include <map>
@@ -46,9 +48,16 @@ TEST_CASE("cases: the calibration set loads with every case classified") {
   CHECK(t1->target_iteration_s == doctest::Approx(24.82));
   CHECK(t1->training.attention == strategy::AttentionKernel::unfused);
 
-  // Context parallelism and missing dimensions are reported, not guessed.
-  CHECK(by_id.at("torchtitan_2024-12_table2_8B_4")->unsupported->find("context parallelism") != std::string::npos);
+  // Context parallelism is fixed where published; missing dimensions are reported, not guessed.
+  const auto* cp = by_id.at("torchtitan_2024-12_table2_8B_4");
+  CHECK_FALSE(cp->unsupported);
+  CHECK(cp->space.cp.values == std::vector<int>{2});
+  CHECK(cp->measured_peak_memory_gib == doctest::Approx(84.2));
   CHECK(by_id.at("narayanan2021_fig16_B128_mbs1")->unsupported->find("dimensions") != std::string::npos);
+  // Runs from before TP overlap and zero-bubble schedules existed do not search them.
+  CHECK(t1->space.tp_overlap == std::vector<bool>{false});
+  CHECK(std::find(t1->space.schedule.begin(), t1->space.schedule.end(), strategy::Schedule::zb_h1) ==
+        t1->space.schedule.end());
 
   // A Llama case without activation or vocabulary takes them from the card of the same shape.
   const auto* tt = by_id.at("torchtitan_2024-12_table1_8B_0");

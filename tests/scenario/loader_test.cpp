@@ -45,7 +45,9 @@ std::string with(const std::string& from, const std::string& to) {
 }  // namespace
 
 TEST_CASE("loader: the bundled scenarios, presets and model cards load") {
-  for (const char* s : {"gpt3-175b-1024xa100.yaml", "llama3-70b-512xh100.yaml"}) {
+  for (const char* s : {"gpt3-175b-1024xa100.yaml", "gpt3-175b-1024xa100-rail.yaml", "gpt3-175b-1024xa100-2to1.yaml",
+                        "llama3-70b-512xh100.yaml", "llama3-8b-128k-64xh100.yaml", "mixtral-8x7b-64xh100.yaml",
+                        "llama3-70b-16xa100.yaml"}) {
     const auto sc = scenario::load_scenario(test::source_dir() / "scenarios" / s, dirs());
     CHECK(sc.cluster.gpus > 0);
     CHECK_NOTHROW(sc.cluster.check());
@@ -54,7 +56,7 @@ TEST_CASE("loader: the bundled scenarios, presets and model cards load") {
   for (const char* card : {"gpt3-175b", "llama3-8b", "llama3-70b", "llama3-405b", "megatron-gpt-1.7b",
                            "megatron-gpt-3.6b", "megatron-gpt-7.5b", "megatron-gpt-18.4b", "megatron-gpt-39.1b",
                            "megatron-gpt-76.1b", "megatron-gpt-145.6b", "megatron-gpt-310.1b",
-                           "megatron-gpt-529.6b", "megatron-gpt-1008b"})
+                           "megatron-gpt-529.6b", "megatron-gpt-1008b", "mixtral-8x7b", "deepseek-v3-shaped"})
     CHECK_NOTHROW(scenario::load_model(dirs().models / (std::string(card) + ".yaml")));
   for (const char* gpu : {"a100-sxm-80gb", "a100-sxm-40gb", "h100-sxm-80gb", "h100-sxm-96gb-500w", "h200-sxm-141gb"})
     CHECK_NOTHROW(scenario::load_gpu(dirs().gpus / (std::string(gpu) + ".yaml")));
@@ -62,6 +64,34 @@ TEST_CASE("loader: the bundled scenarios, presets and model cards load") {
   CHECK(l.activation == strategy::Activation::swiglu);
   CHECK(l.kv_heads == 8);
   CHECK_FALSE(l.tied_embeddings);
+  const auto mx = scenario::load_model(dirs().models / "mixtral-8x7b.yaml");
+  CHECK(mx.experts == 8);
+  CHECK(mx.top_k == 2);
+  CHECK(mx.total_params(4096) == doctest::Approx(46.7e9).epsilon(0.01));
+  const auto ds = scenario::load_model(dirs().models / "deepseek-v3-shaped.yaml");
+  CHECK(ds.dense_layers == 3);
+  CHECK(ds.shared_experts == 1);
+  CHECK(ds.total_params(4096) == doctest::Approx(671e9).epsilon(0.01));
+}
+
+TEST_CASE("loader: a bad MoE card or MoE setting names the file, line and key") {
+  test::TempDir d;
+  const std::string card = "name: m\nlayers: 4\nhidden: 512\nheads: 8\nkv_heads: 8\nffn: 2048\nvocab: 1000\n"
+                           "seq_len: 512\nactivation: swiglu\nexperts: 4\ntop_k: 6\nmoe_ffn: 1024\n";
+  CHECK_THROWS_WITH_AS((void)scenario::load_model(d.write("m.yaml", card)),
+                       doctest::Contains("m.yaml:11: top_k: must not exceed experts (4)"), InputError);
+  const std::string half = "name: m\nlayers: 4\nhidden: 512\nheads: 8\nkv_heads: 8\nffn: 2048\nvocab: 1000\n"
+                           "seq_len: 512\nactivation: swiglu\nexperts: 4\n";
+  CHECK_THROWS_WITH_AS((void)scenario::load_model(d.write("h.yaml", half)), doctest::Contains("top_k: missing"),
+                       InputError);
+  std::string e = error_of(with("  precision: bf16\n", "  precision: bf16\n  capacity_factor: 1.5\n"));
+  CHECK(e.find(":9: training.capacity_factor: the model GPT-3 175B has no experts") != std::string::npos);
+  e = error_of(std::string(kScenario) + "search:\n  cp_comm: [ring, tree]\n");
+  CHECK(e.find("search.cp_comm: 'tree' is not ring or a2a") != std::string::npos);
+  e = error_of(std::string(kScenario) + "search:\n  schedule: [zb-h2]\n");
+  CHECK(e.find("'zb-h2' is not gpipe, 1f1b, interleaved-1f1b or zb-h1") != std::string::npos);
+  e = error_of(std::string(kScenario) + "search:\n  ep: [0, 2]\n");
+  CHECK(e.find("search.ep: sizes are at least 1") != std::string::npos);
 }
 
 TEST_CASE("loader: a scenario sizes its cluster preset and may override it") {
@@ -147,6 +177,19 @@ TEST_CASE("loader: search constraints") {
   CHECK(sc.search.sequence_parallel == std::vector<bool>{true});
   CHECK(sc.search.schedule == std::vector<strategy::Schedule>{strategy::Schedule::interleaved});
   CHECK_FALSE(sc.search.tp_within_node);
+  const auto g = d.write("g.yaml", std::string(kScenario) +
+                                       "search:\n  cp: [1, 2, 4]\n  cp_comm: a2a\n  ep: {max: 8}\n  shard: [0, 8]\n"
+                                       "  tp_overlap: [true]\n  recompute_layers: [0, 4]\n  schedule: [1f1b, zb-h1]\n"
+                                       "  min_cp_tokens: 1024\n");
+  const auto sg = scenario::load_scenario(g, dirs());
+  CHECK(sg.search.cp.values == std::vector<int>{1, 2, 4});
+  CHECK(sg.search.cp_comm == std::vector<strategy::CpComm>{strategy::CpComm::all_to_all});
+  CHECK(sg.search.ep.max == 8);
+  CHECK(sg.search.shard.values == std::vector<int>{0, 8});
+  CHECK(sg.search.tp_overlap == std::vector<bool>{true});
+  CHECK(sg.search.recompute_layers.values == std::vector<int>{0, 4});
+  CHECK(sg.search.schedule == std::vector<strategy::Schedule>{strategy::Schedule::one_f_one_b, strategy::Schedule::zb_h1});
+  CHECK(sg.search.min_cp_tokens == 1024);
 }
 
 TEST_CASE("loader: a rank order that is not a permutation names its line") {

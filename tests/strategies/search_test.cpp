@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <set>
 #include <stdexcept>
 
 #include "common.hpp"
@@ -140,4 +141,86 @@ TEST_CASE("search: finalists are replayed on SimGrid and ranked by it") {
   CHECK(back.step_time().value() == r.ranked[0].step_time().value());
   CHECK(back.breakdown.mean.idle.value() == r.ranked[0].breakdown.mean.idle.value());
   CHECK(back.breakdown.per_gpu.size() == r.ranked[0].breakdown.per_gpu.size());
+}
+
+TEST_CASE("search: plans that cannot use cp, ep, shard, TP overlap, ZB-H1 or rc_layers say why") {
+  Fixture f;
+  auto reason = [&](const std::string& plan) {
+    const auto why = strategy::check_plan(f.pb(), strategy::parse_plan(plan));
+    return why ? why->first : std::string("ok");
+  };
+  CHECK(reason("tp=1 pp=1 dp=8") == "ok");
+  CHECK(reason("tp=1 cp=2 pp=1 dp=4") == "cp needs fused attention");  // the fixture trains unfused
+  CHECK(reason("tp=1 pp=1 dp=8 ep=2") == "ep needs a MoE model");
+  CHECK(reason("tp=1 pp=1 dp=8 shard=4") == "shard needs ZeRO");
+  CHECK(reason("tp=1 pp=1 dp=8 zero=3 shard=3") == "shard does not divide dp x cp");
+  CHECK(reason("tp=1 pp=1 dp=8 zero=3 shard=4") == "ok");
+  CHECK(reason("tp=1 pp=1 dp=8 tpo=on") == "tp overlap needs tp > 1");
+  CHECK(reason("tp=1 pp=1 dp=8 schedule=zb-h1") == "zb-h1 needs pp >= 2");
+  CHECK(reason("tp=1 pp=2 dp=4 schedule=zb-h1") == "ok");
+  CHECK(reason("tp=1 pp=1 dp=8 rc_layers=2") == "rc_layers needs recompute=full");
+  CHECK(reason("tp=1 pp=1 dp=8 recompute=full rc_layers=8") == "rc_layers covers every layer");
+  CHECK(reason("tp=1 pp=1 dp=8 recompute=full rc_layers=2") == "ok");
+  CHECK(reason("tp=1 cp=3 pp=1 dp=1") == "gpus mismatch");
+
+  f.training.attention = strategy::AttentionKernel::flash;
+  CHECK(reason("tp=1 cp=2 pp=1 dp=4") == "ok");
+  CHECK(reason("tp=8 cp=1 pp=1 dp=1") == "ok");
+  CHECK(reason("tp=4 cp=2 pp=1 dp=1 cp_comm=a2a") == "ok");  // 8 heads / 4 = 2 per rank, split in 2
+  CHECK(reason("tp=2 cp=4 pp=1 dp=1 cp_comm=a2a") == "ok");
+  f.model.heads = f.model.kv_heads = 4;
+  f.model.hidden = 1024;
+  CHECK(reason("tp=2 cp=4 pp=1 dp=1 cp_comm=a2a") == "cp does not divide the heads");
+  f.training.seq_len = 500;
+  CHECK(reason("tp=1 cp=8 pp=1 dp=1") == "cp does not divide the sequence");
+
+  // MoE: ep must divide the experts and the data-parallel size.
+  Fixture g;
+  g.model.activation = strategy::Activation::swiglu;
+  g.model.experts = 4;
+  g.model.top_k = 1;
+  g.model.moe_ffn = 1024;
+  auto r = [&](const std::string& plan) {
+    const auto why = strategy::check_plan(g.pb(), strategy::parse_plan(plan));
+    return why ? why->first : std::string("ok");
+  };
+  CHECK(r("tp=1 pp=1 dp=8 ep=4") == "ok");
+  CHECK(r("tp=1 pp=1 dp=8 ep=8") == "ep does not divide experts");
+  CHECK(r("tp=2 pp=2 dp=2 ep=4") == "ep does not divide dp");
+}
+
+TEST_CASE("search: cp, ep and the sharding group are enumerated where they apply") {
+  Fixture f;
+  f.training.attention = strategy::AttentionKernel::flash;
+  f.training.seq_len = 8192;
+  auto sp = fixed_except_shape();
+  sp.tp.values = {1};
+  sp.pp.values = {1};
+  sp.min_cp_tokens = 2048;  // cp up to 4 for 8,192 tokens
+  auto en = strategy::enumerate_plans(f.pb(), sp);
+  std::set<int> cps;
+  for (const auto& c : en.feasible) cps.insert(c.plan.cp);
+  CHECK(cps == std::set<int>{1, 2, 4});
+  // Both CP variants for every cp > 1: (cp=1) + 2 x (cp=2) + 2 x (cp=4).
+  CHECK(en.enumerated == 1 + 2 + 2);
+
+  // ZeRO-3 tries hybrid sharding over a node beside full sharding once dp x cp spans nodes.
+  f.cluster = test::test_cluster(16);
+  sp.cp.values = {1};
+  sp.zero.values = {3};
+  en = strategy::enumerate_plans(f.pb(), sp);
+  std::set<int> shards;
+  for (const auto& c : en.feasible) shards.insert(c.plan.shard);
+  CHECK(shards == std::set<int>{0, 8});
+
+  // A MoE model tries every ep that divides dp and the experts.
+  f.model.activation = strategy::Activation::swiglu;
+  f.model.experts = 4;
+  f.model.top_k = 2;
+  f.model.moe_ffn = 1024;
+  sp.zero.values = {1};
+  en = strategy::enumerate_plans(f.pb(), sp);
+  std::set<int> eps;
+  for (const auto& c : en.feasible) eps.insert(c.plan.ep);
+  CHECK(eps == std::set<int>{1, 2, 4});
 }

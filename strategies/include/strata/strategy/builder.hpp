@@ -34,6 +34,7 @@ struct LayerCosts {
   Seconds attention_forward, attention_backward;  ///< the attention core
   Seconds full_recompute;                    ///< the forward again (recompute=full)
   Seconds tp;                                ///< one pass's TP collectives on idle links
+  Seconds tp_hidden, tp_last;                ///< with TP overlap: the (tp-1)/tp part, the last 1/tp
   Seconds cp_forward, cp_backward;           ///< CP collectives on idle links
   Seconds ep;                                ///< one pass's EP all-to-alls on idle links
 };

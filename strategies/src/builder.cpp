@@ -423,9 +423,10 @@ class Builder {
       ps.forward = op.forward;
       ps.ready = point;
       const bool final_backward = !op.forward && !split && ++backward_seen[op.chunk] == m_;
-      // ZeRO-3 with a pipeline: gather a chunk's weights once, before its first forward.
+      // ZeRO-3 with a pipeline, and the distributed optimizer's overlapped parameter gather:
+      // gather a chunk's weights once, before its first forward.
       std::optional<TaskId> chunk_gather;
-      if (plan_.zero == 3 && plan_.pp > 1 && op.forward && !gathered[op.chunk]) {
+      if (gather_per_chunk() && op.forward && !gathered[op.chunk]) {
         gathered[op.chunk] = true;
         chunk_gather = gather(gpu, chunk_params(vs), s, op.microbatch, -1);
       }
@@ -515,6 +516,14 @@ class Builder {
   }
   void zero3_consumed(TaskId consumer) { zero3_window_.push_back(consumer); }
   bool zero3_per_use() const { return plan_.zero == 3 && plan_.pp == 1; }
+  // Whether a chunk's weights are gathered before its first forward of the step: ZeRO-3 with a
+  // pipeline (kept gathered for every micro-batch), and ZeRO-1/2 where the framework overlaps
+  // the distributed optimizer's parameter all-gather with the next step's forward (Megatron-LM's
+  // --overlap-param-gather, with the overlapped gradient reduction of the same era). In a step
+  // of the steady state that is the gather of the previous step's update.
+  bool gather_per_chunk() const {
+    return (plan_.zero == 3 && plan_.pp > 1) || ((plan_.zero == 1 || plan_.zero == 2) && train_.overlap_grad_reduce);
+  }
 
   int layers_in(int vs) const { return chunk_layers_[static_cast<std::size_t>(vs)]; }
 
@@ -751,7 +760,7 @@ class Builder {
     const TaskId opt = compute(gpu, Category::optimizer,
                                cost_.time(optimizer_step(optimizer_params(model_, train_, plan_, s))), s, -1, -1);
     if (last_reduce != kNone) graph_.precede(last_reduce, opt);
-    if (plan_.zero == 1 || plan_.zero == 2) {
+    if ((plan_.zero == 1 || plan_.zero == 2) && !gather_per_chunk()) {
       // Distributed optimizer: every replica gathers the updated weights.
       const TaskId g = gather(gpu, sp.total(), s, -1, -1);
       graph_.precede(opt, g);

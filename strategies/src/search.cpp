@@ -150,7 +150,9 @@ Verdict check_plan(const Problem& pb, const Plan& p, bool tp_within_node) {
   const MemoryReport mem = plan_memory(pb.model, pb.training, p, pb.cluster.gpu.reserved_memory);
   if (mem.peak.total() > pb.cluster.gpu.memory)
     return problem("out of memory", "stage " + std::to_string(mem.peak.stage) + " needs " + gib(mem.peak.total()) +
-                                        " of " + gib(pb.cluster.gpu.memory) + " (weights " + gib(mem.peak.weights) +
+                                        " of " + gib(pb.cluster.gpu.memory) + ", " +
+                                        gib(mem.peak.total() - pb.cluster.gpu.memory) + " short (weights " +
+                                        gib(mem.peak.weights) +
                                         ", gradients " + gib(mem.peak.gradients) + ", optimizer " +
                                         gib(mem.peak.optimizer) + ", activations " + gib(mem.peak.activations) +
                                         ", transient " + gib(mem.peak.transient) + ")");

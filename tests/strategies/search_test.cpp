@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <set>
 #include <stdexcept>
 
@@ -97,6 +98,11 @@ TEST_CASE("search: infeasible plans come with their reason") {
   REQUIRE(oom);
   CHECK(oom->first == "out of memory");
   CHECK(oom->second.find("GiB") != std::string::npos);
+  // The shortfall: what the stage needs less the GPU's memory.
+  const auto mem = strategy::plan_memory(big.model, big.training, test::plan(1, 1, 8), big.cluster.gpu.reserved_memory);
+  char shortfall[64];
+  std::snprintf(shortfall, sizeof shortfall, "%.1f GiB short", (mem.peak.total() - big.cluster.gpu.memory).value() / sim::kGiB);
+  CHECK(oom->second.find(shortfall) != std::string::npos);
   CHECK(strategy::check_plan(big.pb(), test::plan(16, 1, 1), true)->first == "gpus mismatch");
 }
 

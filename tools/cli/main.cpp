@@ -2,6 +2,7 @@
 //
 // Exit codes: 0 success, 2 bad input (files, flags, plans), 1 internal error.
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -56,11 +57,14 @@ Presets are read from $STRATA_HOME (topologies/, scenarios/models/) or the sourc
 
 const char* kRankHelp = R"(usage: strata rank SCENARIO [OPTIONS]
 
-Enumerates every plan the scenario allows (tp, pp, dp, micro-batch, vpp, sequence parallelism,
-recomputation, ZeRO stage, schedule, and the rank orders listed under `search: order:`), rejects
-those that cannot run (with the reason, e.g. out of memory), screens the rest with the analytical
-backend (branch and bound on a compute lower bound) and replays the best ones on SimGrid. Prints
-the ranked plans with step time, throughput, MFU, memory per GPU and the step-time breakdown.
+Enumerates every plan the scenario allows: tp, cp (ring or all-to-all), pp, dp, ep (MoE models),
+micro-batch, vpp, sequence parallelism, TP overlap, recomputation, ZeRO stage and hybrid sharding,
+schedule (gpipe, 1f1b, interleaved-1f1b, zb-h1), and the rank orders listed under `search:
+order:`; `search:` in the scenario fixes or limits any of them. Rejects the plans that cannot run
+(with the reason, e.g. out of memory), screens the rest with the analytical backend (branch and
+bound on a compute lower bound) and replays the best ones on SimGrid. Prints the ranked plans with
+step time, throughput, MFU, memory per GPU and the step-time breakdown (exposed TP, CP, EP, PP and
+DP communication, bubble), in seconds per step.
 
 options:
   --top N           plans to print (default 10)
@@ -75,12 +79,21 @@ options:
 const char* kSimulateHelp = R"(usage: strata simulate SCENARIO --plan "PLAN" [OPTIONS]
 
 Simulates one plan and prints its step time, throughput, MFU, breakdown (compute, exposed TP,
-PP and DP communication, pipeline bubble) and memory per GPU.
+CP, EP, PP and DP communication, pipeline bubble) and memory per GPU.
 
 PLAN is space-separated key=value pairs; missing keys take the defaults shown:
-  tp=1 pp=1 dp=1 mbs=1 vpp=1 sp=off recompute=none zero=0 schedule=1f1b order=tp-cp-ep-dp-pp
-  (dp defaults to GPUs / (tp x pp) when omitted; schedule: gpipe, 1f1b, interleaved-1f1b;
-  order: rank placement, innermost dimension first, Megatron-LM's by default)
+  tp=1 cp=1 pp=1 dp=1 ep=1 mbs=1 vpp=1 sp=off tpo=off recompute=none rc_layers=0 zero=0 shard=0
+  schedule=1f1b cp_comm=ring order=tp-cp-ep-dp-pp
+  dp        defaults to GPUs / (tp x cp x pp) when omitted
+  cp        context parallelism; cp_comm=ring (ring attention) or a2a (Ulysses all-to-all)
+  ep        expert parallelism (MoE models; divides dp and the experts)
+  tpo       TP communication overlapped with the GEMMs (needs tp > 1)
+  recompute none, selective (attention core) or full; rc_layers=N: only the first N layers of
+            every model chunk are fully recomputed (0 = all)
+  zero      ZeRO stage 0-3 (3 = FSDP); shard=N: hybrid sharding, shard over groups of N of the
+            dp x cp GPUs and replicate across them (0 = shard over all)
+  schedule  gpipe, 1f1b, interleaved-1f1b (with vpp >= 2) or zb-h1 (zero-bubble, Qi et al.)
+  order     rank placement, innermost dimension first, Megatron-LM's by default
 
 options:
   --plan "PLAN"             the plan (required)
@@ -93,9 +106,10 @@ options:
 const char* kValidateHelp = R"(usage: strata validate CASES.yaml [OPTIONS]
 
 Reads published runs (format: shared/validation/README.md). For each case, fixes the published
-plan fields, searches those left null, and reports the predicted iteration time next to the
-published target. Prints the mean absolute percentage error over the cases with a target and
-Kendall's tau of the predicted order within each rank group.
+plan fields (cp included), searches those left null, and reports the predicted iteration time next
+to the published target and the predicted peak memory per GPU next to the published one. Prints
+the mean absolute percentage error over the cases with a target and over those with a published
+peak memory, and Kendall's tau of the predicted order within each rank group.
 
 options:
   --json FILE       write per-case results and the summary as JSON
@@ -293,7 +307,8 @@ int cmd_simulate(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--plan: ") + e.what());
   }
-  if (plan_it->second.find("dp=") == std::string::npos) plan.dp = l.scenario.cluster.gpus / (plan.tp * plan.pp);
+  if (plan_it->second.find("dp=") == std::string::npos)
+    plan.dp = std::max(1, l.scenario.cluster.gpus / (plan.tp * plan.cp * plan.pp));
   if (auto why = strategy::check_plan(l.problem, plan, false))
     throw UsageError("plan " + plan.to_string() + " is infeasible (" + why->first + "): " + why->second);
   const auto granularity = gran == "layer" ? strategy::Granularity::layer : strategy::Granularity::chunk;

@@ -395,3 +395,31 @@ TEST_CASE("builder: TP overlap hides all but the last of tp chunks of the TP tra
     CHECK(overlapped < plain / 4);
   }
 }
+
+TEST_CASE("builder: the embedding and the output layer and loss lengthen the first and last stages") {
+  const auto model = test::gpt(8, 1024, 16, 256);
+  auto t = test::training(8, 256, strategy::AttentionKernel::flash);
+  const double e = 2e-3;
+  const test::FixedCost cost(1e-3, 0, e);  // layer GEMMs 1 ms; each embedding/head kernel 2 ms
+  const auto c = free_network(4);
+  const auto p = test::plan(1, 4, 1);
+  const auto graph = strategy::build_task_graph(model, t, c, p, cost, strategy::Granularity::layer);
+  const auto r = sim::make_analytical_backend()->replay(graph, c.network());
+  const auto b = sim::summarize(graph, r);
+  REQUIRE(b.per_gpu.size() == 4);
+  const int m = 8;
+  const double layers = 2, per_layer = 12e-3;  // 4 forward + 8 backward GEMMs
+  const double adam = e;                       // the optimizer step counts as an edge kernel here
+  // First stage: embedding, its dropout and its backward (3 kernels); last: final norm, logits and
+  // loss forward and backward, the logits GEMM twice in backward (7 kernels).
+  CHECK(rel(b.per_gpu[0].compute().value(), m * (layers * per_layer + 3 * e) + adam) < 1e-9);
+  CHECK(rel(b.per_gpu[1].compute().value(), m * layers * per_layer + adam) < 1e-9);
+  CHECK(rel(b.per_gpu[3].compute().value(), m * (layers * per_layer + 7 * e) + adam) < 1e-9);
+  // Memory: the first stage holds the token and position embeddings, the last the output layer
+  // (a copy of the tied embedding on another stage).
+  const auto mem = strategy::plan_memory(model, t, p, sim::Bytes(0));
+  const double layer = 2 * model.layer_params();
+  CHECK(rel(mem.stages[1].params, layer) < 1e-12);
+  CHECK(rel(mem.stages[0].params, layer + 51200.0 * 1024 + 256.0 * 1024) < 1e-12);
+  CHECK(rel(mem.stages[3].params, layer + 51200.0 * 1024) < 1e-12);
+}

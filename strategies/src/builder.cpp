@@ -425,7 +425,7 @@ class Builder {
       const bool final_backward = !op.forward && !split && ++backward_seen[op.chunk] == m_;
       // ZeRO-3 with a pipeline, and the distributed optimizer's overlapped parameter gather:
       // gather a chunk's weights once, before its first forward.
-      std::optional<TaskId> chunk_gather;
+      TaskId chunk_gather = kNone;
       if (gather_per_chunk() && op.forward && !gathered[op.chunk]) {
         gathered[op.chunk] = true;
         chunk_gather = gather(gpu, chunk_params(vs), s, op.microbatch, -1);
@@ -574,19 +574,13 @@ class Builder {
     return sum;
   }
 
-  bool uniform_chunk(int vs) const {
-    if (!model_.moe()) return true;
-    const int first = chunk_first_[static_cast<std::size_t>(vs)];
-    return !model_.moe_layer(first + layers_in(vs) - 1) || model_.moe_layer(first);
-  }
-
-  void emit_forward(int s, int vs, int mb, Pass& ps, std::optional<TaskId> chunk_gather) {
+  void emit_forward(int s, int vs, int mb, Pass& ps, TaskId chunk_gather) {
     const int first_layer = chunk_first_[static_cast<std::size_t>(vs)];
     const int layers = layers_in(vs);
     cursor_ = stage_last_;
     auto first_dep = [&](TaskId id) {
-      if (chunk_gather) graph_.precede(*chunk_gather, id);
-      chunk_gather.reset();
+      if (chunk_gather != kNone) graph_.precede(chunk_gather, id);
+      chunk_gather = kNone;
     };
     if (!fine_pass_) {
       Seconds work;

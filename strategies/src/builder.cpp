@@ -244,7 +244,7 @@ class Builder {
       const Groups expert = groups_of(s, [ep](int t, int, int d) { return std::vector<int>{t, d % ep}; });
       dense_dp_.push_back(sharded(dense, plan_.shard > 0 ? plan_.shard : 0));
       expert_dp_.push_back(sharded(expert, plan_.shard > 0 ? expert_shard_group(plan_) : 0));
-      cp_groups_.push_back(groups_of(s, [ep](int t, int, int d) { return std::vector<int>{t, d}; }));
+      cp_groups_.push_back(groups_of(s, [](int t, int, int d) { return std::vector<int>{t, d}; }));
       ep_groups_.push_back(groups_of(s, [ep](int t, int c, int d) { return std::vector<int>{t, c, d / ep}; }));
     }
     const bool sharded_act = shape_.sequence_parallel || train_.p2p_scatter_gather;
@@ -333,10 +333,9 @@ class Builder {
   // computes cp - 1 of its cp blocks while the K, V blocks circulate, and the last block after
   // they arrive; all-to-all blocks the compute stream before and after the attention.
   void attention_pass(Pass& ps, bool forward, Seconds attention, int s, int mb, int layer, Category cat) {
-    const int stage = s;
-    const std::vector<Collective> cs = forward ? layer_cp_collectives(shape_, cp_groups_[stage].shape.per_node)
-                                               : layer_cp_collectives_backward(shape_, cp_groups_[stage].shape.per_node);
-    const Groups& g = cp_groups_[static_cast<std::size_t>(stage)];
+    const Groups& g = cp_groups_[static_cast<std::size_t>(s)];
+    const std::vector<Collective> cs = forward ? layer_cp_collectives(shape_, g.shape.per_node)
+                                               : layer_cp_collectives_backward(shape_, g.shape.per_node);
     if (cs.empty()) {
       kernels(ps, cat, attention, s, mb, layer);
       return;

@@ -333,12 +333,16 @@ std::vector<sim::Collective> layer_tp_collectives(const LayerShape& x, int tp_pe
   if (x.tp <= 1) return {};
   const sim::GroupShape group{x.tp, std::min(x.tp, tp_per_node)};
   const Bytes act(static_cast<double>(x.tokens()) * static_cast<double>(x.hidden) * x.element_bytes);
+  // A MoE MLP's TP collectives carry the routed token copies: the experts' TP shards all see
+  // every copy (Megatron-LM gathers them over the TP group after the dispatch and reduce-scatters
+  // the expert outputs before the combine).
+  const Bytes mlp = x.moe ? act * (x.routed_tokens() / static_cast<double>(x.tokens())) : act;
   if (!x.sequence_parallel)
-    return {{sim::CollectiveOp::all_reduce, act, group}, {sim::CollectiveOp::all_reduce, act, group}};
+    return {{sim::CollectiveOp::all_reduce, act, group}, {sim::CollectiveOp::all_reduce, mlp, group}};
   return {{sim::CollectiveOp::all_gather, act, group},
           {sim::CollectiveOp::reduce_scatter, act, group},
-          {sim::CollectiveOp::all_gather, act, group},
-          {sim::CollectiveOp::reduce_scatter, act, group}};
+          {sim::CollectiveOp::all_gather, mlp, group},
+          {sim::CollectiveOp::reduce_scatter, mlp, group}};
 }
 
 namespace {

@@ -165,6 +165,15 @@ TEST_CASE("ops: a MoE layer routes top_k x capacity token copies through its loc
   CHECK(a2a[0].buffer.value() == doctest::Approx(E * T * 2 * 1.25 * h));
   CHECK(a2a[0].group.size == 8);
   CHECK(strategy::layer_ep_collectives(dense, 8).empty());
+  // With TP, the MoE MLP's collectives carry every routed copy; the attention's the tokens.
+  auto tp = p;
+  tp.tp = 2;
+  tp.sequence_parallel = true;
+  const auto moe_tp = strategy::layer_tp_collectives(LayerShape::of(m, t, tp).moe_layer(m), 8);
+  REQUIRE(moe_tp.size() == 4);
+  CHECK(moe_tp[0].buffer.value() == doctest::Approx(E * T * h));
+  CHECK(moe_tp[2].buffer.value() == doctest::Approx(E * T * h * 2 * 1.25));
+  CHECK(moe_tp[3].buffer.value() == doctest::Approx(E * T * h * 2 * 1.25));
   // Model FLOPs count the active parameters: 2 of 8 experts, and the output layer.
   t.capacity_factor = 1;
   const double active = 32 * (m.moe_layer_dense_params() + m.moe_layer_expert_params() * 2 / 8) + 32000.0 * h;

@@ -105,7 +105,8 @@ std::vector<Op> head_backward(const LayerShape& s);
 Op optimizer_step(double params);
 
 /// Tensor-parallel collectives of one layer's forward (or backward) pass: two all-reduces of
-/// the layer output, or with sequence parallelism two all-gathers and two reduce-scatters.
+/// the layer output, or with sequence parallelism two all-gathers and two reduce-scatters. For a
+/// MoE layer the MLP's pair carries the routed copies (top_k x capacity times the tokens).
 std::vector<sim::Collective> layer_tp_collectives(const LayerShape& s, int tp_per_node);
 
 /// Context-parallel collectives of one layer's forward pass over the cp group: ring attention

@@ -397,6 +397,7 @@ class Builder {
     std::vector<int> backward_seen(plan_.vpp, 0);
     std::vector<bool> gathered(plan_.vpp, false);
     zero3_window_.clear();
+    stage_last_ = kNone;  // the previous stage's tasks are another GPU's
     cursor_ = kNone;
     side_.clear();
     std::vector<TaskId> reductions;

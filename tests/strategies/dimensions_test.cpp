@@ -432,3 +432,56 @@ TEST_CASE("builder: the embedding and the output layer and loss lengthen the fir
   CHECK(rel(mem.stages[0].params, layer + 51200.0 * 1024 + 256.0 * 1024) < 1e-12);
   CHECK(rel(mem.stages[3].params, layer + 51200.0 * 1024) < 1e-12);
 }
+
+TEST_CASE("builder: no combination of the new dimensions deadlocks") {
+  auto model = test::gpt(8, 1024, 16, 512);
+  model.kv_heads = 4;
+  model.activation = strategy::Activation::swiglu;
+  model.experts = 4;
+  model.top_k = 2;
+  model.moe_ffn = 512;
+  model.dense_layers = 1;
+  const test::FixedCost cost(1e-3, 1e-4, 1e-4);
+  int built = 0;
+  for (Schedule s : {Schedule::one_f_one_b, Schedule::zb_h1, Schedule::interleaved, Schedule::gpipe}) {
+    for (int pp : {1, 2, 4}) {
+      if (pp == 1 && s != Schedule::one_f_one_b) continue;
+      const int vpp = s == Schedule::interleaved ? 2 : 1;
+      for (int cp : {1, 2}) {
+        for (CpComm comm : {CpComm::ring, CpComm::all_to_all}) {
+          if (cp == 1 && comm == CpComm::all_to_all) continue;
+          for (int zero : {0, 1, 3}) {
+            for (int shard : {0, 2}) {
+              if (shard > 0 && zero == 0) continue;
+              for (bool tpo : {false, true}) {
+                for (int m : {pp, 2 * pp + (s == Schedule::interleaved ? pp : 1)}) {
+                  auto t = test::training(m * 4, 512, strategy::AttentionKernel::flash);
+                  auto p = test::plan(2, pp, 4);
+                  p.cp = cp;
+                  p.cp_comm = comm;
+                  p.ep = 2;
+                  p.vpp = vpp;
+                  p.schedule = s;
+                  p.zero = zero;
+                  p.shard = shard;
+                  p.tp_overlap = tpo;
+                  p.sequence_parallel = tpo;
+                  p.recompute = Recompute::full;
+                  p.recompute_layers = pp == 1 ? 3 : 0;
+                  const auto c = test::test_cluster(p.gpus());
+                  for (auto g : {strategy::Granularity::chunk, strategy::Granularity::layer}) {
+                    INFO(p.to_string() << " m=" << m << " granularity " << static_cast<int>(g));
+                    const auto graph = strategy::build_task_graph(model, t, c, p, cost, g);
+                    CHECK_NOTHROW((void)graph.adjacency());
+                    ++built;
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK(built > 100);
+}

@@ -46,7 +46,7 @@ std::string with(const std::string& from, const std::string& to) {
 
 TEST_CASE("loader: the bundled scenarios, presets and model cards load") {
   for (const char* s : {"gpt3-175b-1024xa100.yaml", "gpt3-175b-1024xa100-rail.yaml", "gpt3-175b-1024xa100-2to1.yaml",
-                        "llama3-70b-512xh100.yaml", "llama3-8b-128k-64xh100.yaml", "mixtral-8x7b-64xh100.yaml",
+                        "llama3-70b-512xh100.yaml", "llama3-8b-128k-64xh100.yaml", "mixtral-8x7b-128xh100.yaml",
                         "llama3-70b-16xa100.yaml"}) {
     const auto sc = scenario::load_scenario(test::source_dir() / "scenarios" / s, dirs());
     CHECK(sc.cluster.gpus > 0);

@@ -139,8 +139,8 @@ TEST_CASE("cli: the bundled scenarios rank") {
 TEST_CASE("cli: simulate takes every plan dimension") {
   TempDir d;
   const auto json = d.path() / "sim.json";
-  const auto r = run_strata("simulate " + scenario_path("mixtral-8x7b-64xh100.yaml") +
-                            " --plan \"cp=2 pp=2 dp=16 ep=8 zero=3 shard=8 schedule=zb-h1 recompute=selective\" --json '" +
+  const auto r = run_strata("simulate " + scenario_path("mixtral-8x7b-128xh100.yaml") +
+                            " --plan \"cp=2 pp=2 dp=32 ep=8 zero=3 shard=8 schedule=zb-h1 recompute=selective\" --json '" +
                             json.string() + "'");
   INFO(r.out);
   REQUIRE(r.code == 0);
@@ -154,10 +154,10 @@ TEST_CASE("cli: simulate takes every plan dimension") {
   CHECK(p.at("schedule") == "zb-h1");
   CHECK(j.at("result").at("breakdown").at("exposed_ep_s").get<double>() > 0);
   // A plan that cannot run says why, with the shortfall when it is memory.
-  const auto bad = run_strata("simulate " + scenario_path("mixtral-8x7b-64xh100.yaml") + " --plan \"pp=2 dp=32\"");
+  const auto bad = run_strata("simulate " + scenario_path("mixtral-8x7b-128xh100.yaml") + " --plan \"pp=2 dp=64\"");
   CHECK(bad.code == 2);
   CHECK(bad.out.find("GiB short") != std::string::npos);
-  const auto ep = run_strata("simulate " + scenario_path("mixtral-8x7b-64xh100.yaml") + " --plan \"pp=2 dp=32 ep=3\"");
+  const auto ep = run_strata("simulate " + scenario_path("mixtral-8x7b-128xh100.yaml") + " --plan \"pp=2 dp=64 ep=3\"");
   CHECK(ep.code == 2);
   CHECK(ep.out.find("ep=3 does not divide experts=8") != std::string::npos);
 }

@@ -48,13 +48,13 @@ TEST_CASE("scenarios: at 128K tokens context parallelism wins over splitting the
 }
 
 TEST_CASE("scenarios: Mixtral 8x7B trains fastest with expert parallelism") {
-  const Ranked with = rank("mixtral-8x7b-64xh100.yaml", keep);
-  const Ranked without = rank("mixtral-8x7b-64xh100.yaml", [](auto& s) { s.ep.values = {1}; });
+  const Ranked with = rank("mixtral-8x7b-128xh100.yaml", keep);
+  const Ranked without = rank("mixtral-8x7b-128xh100.yaml", [](auto& s) { s.ep.values = {1}; });
   REQUIRE(!with.result.ranked.empty());
   REQUIRE(!without.result.ranked.empty());
   INFO(with.best().plan.to_string() << " vs " << without.best().plan.to_string());
   CHECK(with.best().plan.ep > 1);
-  CHECK(with.best().step_time() < without.best().step_time());
+  CHECK(with.best().step_time().value() < 0.95 * without.best().step_time().value());
   CHECK(with.best().breakdown.mean.exposed_ep.value() > 0);
 }
 

@@ -44,10 +44,6 @@ std::vector<int> divisors(int n) {
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 // Context parallelism splits sequences evenly in 2 x cp chunks (two per rank, for the causal
 // balance) and runs only with fused attention; all-to-all also splits the heads.
 Verdict context_problem(const Problem& pb, const Plan& p) {

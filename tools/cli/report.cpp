@@ -293,7 +293,10 @@ std::string validation_table(const std::vector<scenario::ValidationCase>& cases,
        << pad(r.predicted_memory_gib ? fmt("%.1f", *r.predicted_memory_gib) : "-", 9)
        << pad(r.measured_memory_gib ? fmt("%.1f", *r.measured_memory_gib) : "-", 9)
        << pad(r.memory_error_pct ? fmt("%+.1f", *r.memory_error_pct) : "-", 8) << "  "
-       << (r.best ? short_plan(r.best->plan) : r.reason) << "\n";
+       << (r.best ? short_plan(r.best->plan) : r.reason);
+    if (r.best && r.stats.failed > 0)  // a finalist the replay could not time is not silently dropped
+      os << "  [" << r.stats.failed << " replay(s) failed: " << r.stats.errors.front() << "]";
+    os << "\n";
   }
   (void)cases;
   os << "\n" << s.cases << " cases: " << s.ok << " ok, " << s.infeasible << " infeasible, " << s.unsupported

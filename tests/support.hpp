@@ -31,9 +31,10 @@ struct Run {
   std::string out;  ///< stdout and stderr together
 };
 
-/// Runs the strata binary with `args` (shell-quoted by the caller), stderr merged into stdout.
-inline Run run_strata(const std::string& args) {
-  const std::string cmd = std::string("STRATA_HOME='") + STRATA_SOURCE_DIR + "' '" + STRATA_BINARY + "' " + args + " 2>&1";
+/// Runs the strata binary with `args` (shell-quoted by the caller), stderr merged into stdout,
+/// reading presets from `home` (the source tree by default).
+inline Run run_strata(const std::string& args, const std::string& home = STRATA_SOURCE_DIR) {
+  const std::string cmd = "STRATA_HOME='" + home + "' '" + STRATA_BINARY + "' " + args + " 2>&1";
   Run r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) throw std::runtime_error("cannot run " + cmd);

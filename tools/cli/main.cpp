@@ -71,6 +71,8 @@ options:
   --finalists N     plans replayed on SimGrid (default: max(top, 5))
   --jobs N          SimGrid replays in parallel, one process each (default: 2)
   --analytical      rank with the analytical backend only (no SimGrid)
+  --op-table FILE   kernel times measured by strata-profile (default: profiler/data/GPU.csv
+                    when one is shipped for the cluster's GPU, else the roofline)
   --json FILE       write the ranking as JSON
   --csv FILE        write the ranking as CSV
   --quiet           no progress lines on stderr
@@ -99,6 +101,8 @@ options:
   --plan "PLAN"             the plan (required)
   --backend simgrid|analytical   replay backend (default simgrid)
   --granularity layer|chunk      one task per layer, or per model chunk (default layer)
+  --op-table FILE           measured kernel times (default: the table shipped for the GPU, else
+                            the roofline)
   --json FILE               write the result as JSON
   --dot FILE                write the task graph as Graphviz DOT (for small plans)
 )";
@@ -117,6 +121,8 @@ options:
   --jobs N          SimGrid replays in parallel (default 2)
   --finalists N     plans per case replayed on SimGrid (default 3)
   --analytical      analytical backend only (no SimGrid)
+  --op-table FILE   measured kernel times for the cases on the table's GPU ('# gpu:' header);
+                    other cases use their GPU's shipped table, else the roofline
   --quiet           no progress lines on stderr
 )";
 
@@ -223,20 +229,42 @@ std::string one_positional(const Args& a, const char* what) {
 
 struct Loaded {
   scenario::Scenario scenario;
-  std::unique_ptr<strategy::RooflineCost> cost;
+  std::unique_ptr<strategy::OpCostModel> cost;
   strategy::Problem problem;
 };
 
-Loaded load(const std::string& file) {
+// Kernel times for a GPU: the table given with --op-table, else the one shipped for the GPU
+// (profiler/data/GPU.csv), else the roofline. A table measured on another GPU is an error.
+std::unique_ptr<strategy::OpCostModel> cost_model(const topo::GpuSpec& gpu, topo::Precision precision,
+                                                  const std::optional<std::string>& table_file) {
+  strategy::RooflineCost roofline(gpu, precision);
+  std::optional<std::filesystem::path> path;
+  if (table_file) path = *table_file;
+  else path = scenario::shipped_op_table(scenario::default_data_dirs(), gpu.name);
+  if (!path) return std::make_unique<strategy::RooflineCost>(std::move(roofline));
+  strategy::OpTable table = scenario::load_op_table(*path);
+  if (!table.gpu().empty() && table.gpu() != gpu.name)
+    throw scenario::InputError(path->string(), 0, "gpu",
+                               "the table was measured on " + table.gpu() + ", the cluster has " + gpu.name);
+  return std::make_unique<strategy::TableCost>(std::move(table), precision, std::move(roofline));
+}
+
+std::optional<std::string> op_table_option(const Args& a) {
+  if (auto it = a.options.find("op-table"); it != a.options.end()) return it->second;
+  return std::nullopt;
+}
+
+Loaded load(const std::string& file, const std::optional<std::string>& table) {
   Loaded l;
   l.scenario = scenario::load_scenario(file, scenario::default_data_dirs());
-  l.cost = std::make_unique<strategy::RooflineCost>(l.scenario.cluster.gpu, l.scenario.training.precision);
+  l.cost = cost_model(l.scenario.cluster.gpu, l.scenario.training.precision, table);
   l.problem = strategy::Problem{l.scenario.model, l.scenario.training, l.scenario.cluster, l.cost.get()};
   return l;
 }
 
 int cmd_rank(int argc, char** argv) {
-  const Args a = parse_args(argc, argv, {"top", "finalists", "jobs", "json", "csv"}, {"analytical", "quiet", "help"});
+  const Args a =
+      parse_args(argc, argv, {"top", "finalists", "jobs", "json", "csv", "op-table"}, {"analytical", "quiet", "help"});
   if (a.flags.count("help")) {
     std::cout << kRankHelp;
     return 0;
@@ -246,7 +274,7 @@ int cmd_rank(int argc, char** argv) {
   const int finalists = int_option(a, "finalists", std::max(top, 5), 1);
   const int jobs = int_option(a, "jobs", 2, 1);
   const bool quiet = a.flags.count("quiet") > 0;
-  const Loaded l = load(file);
+  const Loaded l = load(file, op_table_option(a));
   std::cout << "scenario: " << l.scenario.name << "\n" << cli::problem_header(l.problem);
   strategy::SearchOptions opt;
   opt.finalists = std::max(finalists, top);
@@ -287,7 +315,7 @@ int cmd_rank(int argc, char** argv) {
 }
 
 int cmd_simulate(int argc, char** argv) {
-  const Args a = parse_args(argc, argv, {"plan", "backend", "granularity", "json", "dot"}, {"help"});
+  const Args a = parse_args(argc, argv, {"plan", "backend", "granularity", "json", "dot", "op-table"}, {"help"});
   if (a.flags.count("help")) {
     std::cout << kSimulateHelp;
     return 0;
@@ -300,7 +328,7 @@ int cmd_simulate(int argc, char** argv) {
     throw UsageError("--backend must be simgrid or analytical, got '" + backend_name + "'");
   const std::string gran = a.options.count("granularity") ? a.options.at("granularity") : "layer";
   if (gran != "layer" && gran != "chunk") throw UsageError("--granularity must be layer or chunk, got '" + gran + "'");
-  const Loaded l = load(file);
+  const Loaded l = load(file, op_table_option(a));
   strategy::Plan plan;
   try {
     plan = strategy::parse_plan(plan_it->second);
@@ -346,7 +374,8 @@ int cmd_simulate(int argc, char** argv) {
 }
 
 int cmd_validate(int argc, char** argv) {
-  const Args a = parse_args(argc, argv, {"json", "only", "jobs", "finalists"}, {"analytical", "quiet", "help"});
+  const Args a =
+      parse_args(argc, argv, {"json", "only", "jobs", "finalists", "op-table"}, {"analytical", "quiet", "help"});
   if (a.flags.count("help")) {
     std::cout << kValidateHelp;
     return 0;
@@ -370,9 +399,19 @@ int cmd_validate(int argc, char** argv) {
   opt.jobs = int_option(a, "jobs", 2, 1);
   opt.use_simgrid = !a.flags.count("analytical");
   std::vector<scenario::CaseResult> results;
+  // --op-table applies to the cases on its GPU; the others use their GPU's shipped table or the
+  // roofline.
+  const std::optional<std::string> table_file = op_table_option(a);
+  const std::string table_gpu = table_file ? scenario::load_op_table(*table_file).gpu() : std::string();
+  if (table_file && table_gpu.empty())
+    throw scenario::InputError(*table_file, 0, "gpu", "validate needs the table's '# gpu: PRESET' header line");
   for (std::size_t i = 0; i < cases.size(); ++i) {
     progress(quiet, "case " + std::to_string(i + 1) + "/" + std::to_string(cases.size()) + ": " + cases[i].id);
-    results.push_back(scenario::run_case(cases[i], opt));
+    std::unique_ptr<strategy::OpCostModel> cost;
+    if (!cases[i].unsupported)
+      cost = cost_model(cases[i].cluster.gpu, cases[i].training.precision,
+                        table_gpu == cases[i].cluster.gpu.name ? table_file : std::nullopt);
+    results.push_back(scenario::run_case(cases[i], opt, cost.get()));
   }
   const scenario::Summary s = scenario::summarize(cases, results);
   std::cout << cli::validation_table(cases, results, s);

@@ -25,7 +25,8 @@ InputError::InputError(const std::string& file, int line, const std::string& key
       key_(key) {}
 
 DataDirs DataDirs::under(const fs::path& root) {
-  return {root / "topologies" / "gpus", root / "topologies" / "clusters", root / "scenarios" / "models"};
+  return {root / "topologies" / "gpus", root / "topologies" / "clusters", root / "scenarios" / "models",
+          root / "profiler" / "data"};
 }
 
 DataDirs default_data_dirs() {
@@ -606,6 +607,24 @@ Scenario load_scenario(const fs::path& file, const DataDirs& dirs) {
   r.maybe("search");
   r.finish();
   return sc;
+}
+
+strategy::OpTable load_op_table(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) throw InputError(file.string(), 0, "", "cannot read the op table");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return strategy::parse_op_table(ss.str(), file.string());
+  } catch (const strategy::OpTableError& e) {
+    throw InputError(e.file, e.line, e.column, e.message);
+  }
+}
+
+std::optional<fs::path> shipped_op_table(const DataDirs& dirs, const std::string& gpu) {
+  const fs::path p = dirs.op_tables / (gpu + ".csv");
+  if (fs::exists(p)) return p;
+  return std::nullopt;
 }
 
 }  // namespace strata::scenario

@@ -6,7 +6,8 @@
 
 namespace strata::scenario {
 
-CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& options) {
+CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& options,
+                    const strategy::OpCostModel* cost) {
   CaseResult r;
   r.id = c.id;
   r.target_s = c.target_iteration_s;
@@ -16,8 +17,8 @@ CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& opti
     r.reason = *c.unsupported;
     return r;
   }
-  const strategy::RooflineCost cost(c.cluster.gpu, c.training.precision);
-  strategy::Problem pb{c.model, c.training, c.cluster, &cost};
+  const strategy::RooflineCost roofline(c.cluster.gpu, c.training.precision);
+  strategy::Problem pb{c.model, c.training, c.cluster, cost != nullptr ? cost : &roofline};
   const strategy::SearchResult s = strategy::search(pb, c.space, options);
   r.stats = s.stats;
   if (s.ranked.empty()) {

@@ -149,6 +149,7 @@ class RooflineCost final : public OpCostModel {
   [[nodiscard]] Seconds time(const Op& op) const override;
   /// Fraction of peak a GEMM of this shape reaches (matmul efficiency included).
   [[nodiscard]] double gemm_efficiency(const Gemm& g) const;
+  [[nodiscard]] const topo::GpuSpec& gpu() const { return gpu_; }
 
  private:
   topo::GpuSpec gpu_;

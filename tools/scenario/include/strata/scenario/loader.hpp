@@ -3,10 +3,12 @@
 // Every problem is an InputError whose message names the file, line and key.
 
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "strata/strategy/model.hpp"
+#include "strata/strategy/op_table.hpp"
 #include "strata/strategy/search.hpp"
 #include "strata/topo/cluster.hpp"
 
@@ -31,7 +33,9 @@ struct DataDirs {
   std::filesystem::path gpus;
   std::filesystem::path clusters;
   std::filesystem::path models;
-  /// The folders of a strata tree at `root` (topologies/gpus, topologies/clusters, scenarios/models).
+  std::filesystem::path op_tables;  ///< measured op tables, one per GPU preset (profiler/data)
+  /// The folders of a strata tree at `root` (topologies/gpus, topologies/clusters, scenarios/models,
+  /// profiler/data).
   static DataDirs under(const std::filesystem::path& root);
 };
 
@@ -44,6 +48,11 @@ strategy::ModelSpec load_model(const std::filesystem::path& file);
 topo::GpuSpec load_gpu(const std::filesystem::path& file);
 /// Reads a cluster preset; `gpus` overrides its size when positive.
 topo::ClusterSpec load_cluster(const std::filesystem::path& file, const DataDirs& dirs, int gpus = 0);
+
+/// Reads a measured op table (profiler/data format, docs/op-tables.md).
+strategy::OpTable load_op_table(const std::filesystem::path& file);
+/// The op table shipped for GPU preset `gpu` (`op_tables/GPU.csv`), if there is one.
+std::optional<std::filesystem::path> shipped_op_table(const DataDirs& dirs, const std::string& gpu);
 
 /// A scenario: what to train, on what, and which plans to consider.
 struct Scenario {

@@ -47,8 +47,10 @@ struct Summary {
   std::vector<GroupScore> groups;
 };
 
-/// Searches one case (finalists replayed on SimGrid unless `options.use_simgrid` is false).
-CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& options);
+/// Searches one case (finalists replayed on SimGrid unless `options.use_simgrid` is false) with
+/// kernel times from `cost`, or the roofline of the case's GPU when `cost` is null.
+CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& options,
+                    const strategy::OpCostModel* cost = nullptr);
 
 /// Scores a set of results. Every rank group is listed; its tau needs two cases with a published
 /// throughput and a prediction.

@@ -1,0 +1,104 @@
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "strata/profiler/tables.hpp"
+
+namespace strata::profiler {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+namespace {
+
+long product(const std::vector<long>& v, std::size_t from, std::size_t to) {
+  long p = 1;
+  for (std::size_t i = from; i < to && i < v.size(); ++i) p *= v[i];
+  return p;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+std::optional<strategy::OpSample> sample_of(const NvtxOp& op, int element_bytes) {
+  strategy::OpSample s;
+  const auto& z = op.sizes;
+  const double E = element_bytes;
+  auto gemm = [&](long m, long n, long k, long batch) {
+    if (m <= 0 || n <= 0 || k <= 0 || batch <= 0) return std::optional<strategy::OpSample>();
+    s.kind = strategy::OpClass::gemm;
+    s.name = op.op;
+    s.m = m, s.n = n, s.k = k, s.batch = batch;
+    s.flops = sim::Flops(2.0 * m * n * k * batch);
+    s.bytes = sim::Bytes(E * (m * k + k * n + m * n) * batch);
+    return std::optional<strategy::OpSample>(s);
+  };
+  if (op.op == "aten::mm" && z.size() >= 2 && z[0].size() == 2 && z[1].size() == 2) return gemm(z[0][0], z[1][1], z[0][1], 1);
+  if (op.op == "aten::addmm" && z.size() >= 3 && z[1].size() == 2 && z[2].size() == 2)
+    return gemm(z[1][0], z[2][1], z[1][1], 1);
+  if (op.op == "aten::bmm" && z.size() >= 2 && z[0].size() == 3 && z[1].size() == 3)
+    return gemm(z[0][1], z[1][2], z[0][2], z[0][0]);
+  if (op.op == "aten::linear" && z.size() >= 2 && !z[0].empty() && z[1].size() == 2)
+    return gemm(product(z[0], 0, z[0].size() - 1), z[1][0], z[1][1], 1);
+  const bool sdpa = op.op.find("scaled_dot_product") != std::string::npos && op.op.find("attention") != std::string::npos;
+  if (sdpa && !z.empty() && z[0].size() == 4) {
+    // q is [batch, heads, seq, head_dim]; causal attention computes half the scores.
+    const double b = static_cast<double>(z[0][0]), h = static_cast<double>(z[0][1]);
+    const double sq = static_cast<double>(z[0][2]), d = static_cast<double>(z[0][3]);
+    const double sk = z.size() >= 2 && z[1].size() == 4 ? static_cast<double>(z[1][2]) : sq;
+    const bool backward = ends_with(op.op, "_backward");
+    s.kind = strategy::OpClass::attention;
+    s.name = backward ? "flash_attention_bwd" : "flash_attention";
+    s.flops = sim::Flops(4.0 * b * h * sq * sk * d * 0.5 * (backward ? 2.5 : 1.0));
+    s.bytes = sim::Bytes(E * b * h * (sq + 2 * sk) * d * (backward ? 2 : 1));
+    return s;
+  }
+  // Memory-bound ops strata prices by name: the elements of the first input.
+  static const std::map<std::string, std::string> names{
+      {"aten::native_layer_norm", "norm1"}, {"aten::rms_norm", "norm1"},     {"aten::_fused_rms_norm", "norm1"},
+      {"aten::gelu", "activation"},         {"aten::silu", "activation"},    {"aten::add", "residual1"},
+      {"aten::native_layer_norm_backward", "norm1_bwd"}, {"aten::gelu_backward", "activation_bwd"},
+      {"aten::silu_backward", "activation_bwd"}};
+  if (auto it = names.find(op.op); it != names.end() && !z.empty() && !z[0].empty()) {
+    s.kind = strategy::OpClass::elementwise;
+    s.name = it->second;
+    s.bytes = sim::Bytes(2 * E * static_cast<double>(product(z[0], 0, z[0].size())));
+    return s;
+  }
+  return std::nullopt;
+}
+
+strategy::OpTable table_from_calls(const std::vector<OpCall>& calls, topo::Precision precision,
+                                   std::map<std::string, std::string> meta) {
+  const int E = precision == topo::Precision::fp32 ? 4 : precision == topo::Precision::fp8 ? 1 : 2;
+  using Key = std::tuple<int, std::string, long, long, long, long, double>;
+  std::map<Key, std::pair<strategy::OpSample, std::vector<double>>> rows;
+  for (const OpCall& call : calls) {
+    const double seconds = call.seconds;
+    auto s = sample_of(parse_nvtx_op(call.op), E);
+    if (!s) continue;
+    s->dtype = precision;
+    const Key k{static_cast<int>(s->kind), s->name, s->m, s->n, s->k, s->batch, s->kind == strategy::OpClass::gemm ? 0.0 : s->flops.value() + s->bytes.value()};
+    auto& row = rows[k];
+    row.first = *s;
+    row.second.push_back(seconds);
+  }
+  strategy::OpTable out;
+  out.meta = std::move(meta);
+  for (auto& [k, row] : rows) {
+    strategy::OpSample s = row.first;
+    s.time = sim::Seconds(median(row.second));
+    s.repeats = static_cast<int>(row.second.size());
+    if (s.time.value() > 0) out.samples.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace strata::profiler

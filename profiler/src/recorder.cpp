@@ -75,7 +75,7 @@ std::string start_recording(const RecorderOptions& o) {
   }
   // API and marker records carry system thread ids, so they can be matched.
   if (auto r = cuptiSetThreadIdType(CUPTI_ACTIVITY_THREAD_ID_TYPE_SYSTEM); r != CUPTI_SUCCESS)
-    return error("cuptiSetThreadIdType", r);
+    return error("cannot start CUPTI (no GPU or CUDA driver here?): cuptiSetThreadIdType", r);
   if (auto r = cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed); r != CUPTI_SUCCESS)
     return error("cuptiActivityRegisterCallbacks", r);
   const CUpti_ActivityKind kernel = o.serialize_kernels ? CUPTI_ACTIVITY_KIND_KERNEL : CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL;

@@ -1,0 +1,374 @@
+// strata-profile: measures the kernels of a plan's transformer layer on the local GPU and writes
+// an op table (docs/op-tables.md); or turns the op calls recorded by libstrata_inject into one.
+//
+//   strata-profile bench SCENARIO --plan "tp=8 sp=on ..." [--dtype bf16] [--repeats 50]
+//                  [--warmup 10] [--gpu PRESET] [-o TABLE.csv]
+//   strata-profile from-calls CALLS.csv --gpu PRESET [--dtype bf16] [-o TABLE.csv]
+//
+// bench runs, for every distinct kernel strata prices for the plan (the layer's forward and
+// backward for dense and MoE layers, the embedding, the output layer and loss, the optimizer):
+// GEMMs with cuBLASLt at their exact shape (M, N, K, batch; input-gradient and weight-gradient
+// forms are distinct shapes), and memory-bound kernels as a device-to-device copy moving the
+// kernel's bytes (half read, half written: what the roofline charges them). Each launch is tagged
+// with its own external correlation id; CUPTI records the kernels serialized; a row's time is the
+// median over the repeats. FlashAttention is not run here (no attention library is linked): its
+// rows come from the injection path (PyTorch's SDPA under emit_nvtx), else the roofline.
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "strata/profiler/recorder.hpp"
+#include "strata/profiler/tables.hpp"
+#include "strata/scenario/loader.hpp"
+#include "strata/strategy/memory.hpp"
+#include "strata/strategy/ops.hpp"
+
+namespace {
+
+using namespace strata;
+
+const char* kHelp = R"(usage: strata-profile bench SCENARIO --plan "PLAN" [OPTIONS]
+       strata-profile from-calls CALLS.csv --gpu PRESET [--dtype bf16] [-o TABLE.csv]
+
+bench: measures on this machine's GPU every GEMM (cuBLASLt, exact shapes, forward, input- and
+weight-gradient forms) and memory-bound kernel (device-to-device traffic of its bytes) that
+strata prices for the plan's layers, embedding, output layer and optimizer, with CUPTI, and
+writes an op table. from-calls: turns the op calls libstrata_inject recorded under PyTorch's
+emit_nvtx into an op table (no GPU needed).
+
+options:
+  --plan "PLAN"     the plan whose shapes to measure (bench; strata simulate --help for keys)
+  --dtype D         bf16 (default), fp16 or fp8 (fp8 GEMMs: e4m3 inputs, bf16 output)
+  --repeats N       timed runs per kernel (default 50); --warmup N untimed runs first (10)
+  --gpu PRESET      the strata GPU preset the table is for (default: the scenario's GPU)
+  -o FILE           where to write the table (default: stdout)
+)";
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 2; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "-o") s = "--out";
+    if (s.rfind("--", 0) == 0) {
+      if (s == "--help") throw std::runtime_error("help");
+      if (i + 1 >= argc) throw std::invalid_argument(s + " needs a value");
+      a.options[s.substr(2)] = argv[++i];
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+std::string option(const Args& a, const std::string& k, const std::string& fallback) {
+  const auto it = a.options.find(k);
+  return it == a.options.end() ? fallback : it->second;
+}
+
+void write(const Args& a, const std::string& text) {
+  const std::string out = option(a, "out", "");
+  if (out.empty()) {
+    std::cout << text;
+    return;
+  }
+  std::ofstream f(out);
+  if (!(f << text)) throw std::runtime_error("cannot write " + out);
+  std::cerr << "strata-profile: wrote " << out << "\n";
+}
+
+topo::Precision precision_of(const Args& a) {
+  const auto p = topo::parse_precision(option(a, "dtype", "bf16"));
+  if (!p || (*p != topo::Precision::bf16 && *p != topo::Precision::fp16 && *p != topo::Precision::fp8))
+    throw std::invalid_argument("--dtype must be bf16, fp16 or fp8");
+  return *p;
+}
+
+int from_calls(const Args& a) {
+  if (a.positional.size() != 1) throw std::invalid_argument("from-calls needs one CALLS.csv");
+  const std::string gpu = option(a, "gpu", "");
+  if (gpu.empty()) throw std::invalid_argument("from-calls needs --gpu PRESET (the strata GPU preset measured)");
+  std::ifstream in(a.positional[0]);
+  if (!in) throw std::invalid_argument("cannot read " + a.positional[0]);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const auto calls = profiler::parse_op_calls_csv(ss.str(), a.positional[0]);
+  const auto table = profiler::table_from_calls(
+      calls, precision_of(a), {{"gpu", gpu}, {"made_by", "strata-profile from-calls " + a.positional[0]}});
+  std::cerr << "strata-profile: " << calls.size() << " op calls -> " << table.samples.size() << " rows\n";
+  write(a, strategy::format_op_table(table));
+  return 0;
+}
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+void check(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) throw std::runtime_error(std::string(what) + ": cuBLASLt status " + std::to_string(s));
+}
+
+// Device memory reused across measurements (grown as needed).
+struct Arena {
+  void* ptr = nullptr;
+  std::size_t size = 0;
+  void* get(std::size_t bytes) {
+    if (bytes > size) {
+      if (ptr != nullptr) cudaFree(ptr);
+      check(cudaMalloc(&ptr, bytes), "cudaMalloc");
+      check(cudaMemset(ptr, 0, bytes), "cudaMemset");
+      size = bytes;
+    }
+    return ptr;
+  }
+  ~Arena() {
+    if (ptr != nullptr) cudaFree(ptr);
+  }
+};
+
+// One cuBLASLt GEMM C[m x n] = A[m x k] B[k x n], `batch` times (strided), ready to launch.
+class LtGemm {
+ public:
+  LtGemm(cublasLtHandle_t h, const strategy::Gemm& g, topo::Precision p, Arena& a, Arena& b, Arena& c, Arena& ws)
+      : handle_(h) {
+    const bool fp8 = p == topo::Precision::fp8;
+    const cudaDataType_t in = fp8 ? CUDA_R_8F_E4M3 : p == topo::Precision::fp16 ? CUDA_R_16F : CUDA_R_16BF;
+    const cudaDataType_t out = fp8 ? CUDA_R_16BF : in;
+    const std::size_t ein = fp8 ? 1 : 2, eout = 2;
+    // Column-major: D (n x m) = B^T (n x k) op A^T: compute with TN (FP8 needs A transposed).
+    check(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+    const cublasOperation_t t = CUBLAS_OP_T, n = CUBLAS_OP_N;
+    check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t), "TRANSA");
+    check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &n, sizeof n), "TRANSB");
+    const auto M = static_cast<std::uint64_t>(g.n), N = static_cast<std::uint64_t>(g.m), K = static_cast<std::uint64_t>(g.k);
+    check(cublasLtMatrixLayoutCreate(&la_, in, K, M, static_cast<std::int64_t>(K)), "layout A");
+    check(cublasLtMatrixLayoutCreate(&lb_, in, K, N, static_cast<std::int64_t>(K)), "layout B");
+    check(cublasLtMatrixLayoutCreate(&lc_, out, M, N, static_cast<std::int64_t>(M)), "layout C");
+    const std::int32_t batch = static_cast<std::int32_t>(g.batch);
+    if (batch > 1) {
+      const std::int64_t sa = static_cast<std::int64_t>(K * M), sb = static_cast<std::int64_t>(K * N),
+                         sc = static_cast<std::int64_t>(M * N);
+      for (auto [l, s] : {std::pair{la_, sa}, {lb_, sb}, {lc_, sc}}) {
+        check(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, sizeof batch), "batch");
+        check(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &s, sizeof s), "stride");
+      }
+    }
+    a_ = a.get(K * M * ein * g.batch);
+    b_ = b.get(K * N * ein * g.batch);
+    c_ = c.get(M * N * eout * g.batch);
+    ws_bytes_ = 64u << 20;
+    ws_ = ws.get(ws_bytes_);
+    cublasLtMatmulPreference_t pref = nullptr;
+    check(cublasLtMatmulPreferenceCreate(&pref), "preference");
+    check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes_, sizeof ws_bytes_),
+          "workspace");
+    int found = 0;
+    const auto s = cublasLtMatmulAlgoGetHeuristic(handle_, desc_, la_, lb_, lc_, lc_, pref, 1, &heuristic_, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (s != CUBLAS_STATUS_SUCCESS || found == 0)
+      throw std::runtime_error("cuBLASLt has no algorithm for this GEMM");
+  }
+  ~LtGemm() {
+    cublasLtMatrixLayoutDestroy(la_);
+    cublasLtMatrixLayoutDestroy(lb_);
+    cublasLtMatrixLayoutDestroy(lc_);
+    cublasLtMatmulDescDestroy(desc_);
+  }
+  LtGemm(const LtGemm&) = delete;
+  LtGemm& operator=(const LtGemm&) = delete;
+  void run(cudaStream_t s) const {
+    const float alpha = 1.0f, beta = 0.0f;
+    check(cublasLtMatmul(handle_, desc_, &alpha, a_, la_, b_, lb_, &beta, c_, lc_, c_, lc_, &heuristic_.algo, ws_,
+                         ws_bytes_, s),
+          "cublasLtMatmul");
+  }
+
+ private:
+  cublasLtHandle_t handle_;
+  cublasLtMatmulDesc_t desc_ = nullptr;
+  cublasLtMatrixLayout_t la_ = nullptr, lb_ = nullptr, lc_ = nullptr;
+  cublasLtMatmulHeuristicResult_t heuristic_{};
+  void *a_ = nullptr, *b_ = nullptr, *c_ = nullptr, *ws_ = nullptr;
+  std::size_t ws_bytes_ = 0;
+};
+
+// Every distinct kernel strata prices for the plan, keyed by what decides its time.
+std::vector<strategy::Op> plan_ops(const scenario::Scenario& sc, const strategy::Plan& p) {
+  const auto dense = strategy::LayerShape::of(sc.model, sc.training, p);
+  std::vector<strategy::Op> all;
+  auto add = [&](const std::vector<strategy::Op>& ops) { all.insert(all.end(), ops.begin(), ops.end()); };
+  for (const auto& x : {dense, dense.moe_layer(sc.model)}) {
+    add(strategy::layer_forward(x));
+    add(strategy::layer_backward(x));
+    add(strategy::layer_recompute(x, p.recompute));
+  }
+  add(strategy::embedding_forward(dense));
+  add(strategy::embedding_backward(dense));
+  add(strategy::head_forward(dense));
+  add(strategy::head_backward(dense));
+  add({strategy::optimizer_step(strategy::optimizer_params(sc.model, sc.training, p, 0))});
+  std::vector<strategy::Op> out;
+  std::set<std::string> seen;
+  for (const strategy::Op& op : all) {
+    std::string key;
+    if (const auto* g = std::get_if<strategy::Gemm>(&op.kind))
+      key = "g" + std::to_string(g->m) + "x" + std::to_string(g->n) + "x" + std::to_string(g->k) + "x" + std::to_string(g->batch);
+    else if (std::holds_alternative<strategy::FusedAttention>(op.kind))
+      continue;  // no attention library linked: measured through the injection path
+    else
+      key = std::string(op.name) + "@" + std::to_string(op.bytes.value());
+    if (seen.insert(key).second) out.push_back(op);
+  }
+  return out;
+}
+
+std::string today() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
+  return buf;
+}
+
+int bench(const Args& a, const std::string& command_line) {
+  if (a.positional.size() != 1) throw std::invalid_argument("bench needs one SCENARIO");
+  const auto plan_text = option(a, "plan", "");
+  if (plan_text.empty()) throw std::invalid_argument("bench needs --plan \"tp=.. ...\"");
+  const auto sc = scenario::load_scenario(a.positional[0], scenario::default_data_dirs());
+  strategy::Plan plan = strategy::parse_plan(plan_text);
+  const topo::Precision precision = precision_of(a);
+  const int repeats = std::stoi(option(a, "repeats", "50")), warmup = std::stoi(option(a, "warmup", "10"));
+  if (repeats < 1 || warmup < 0) throw std::invalid_argument("--repeats must be >= 1 and --warmup >= 0");
+
+  profiler::RecorderOptions ro;
+  ro.serialize_kernels = true;  // isolated kernel times
+  ro.nvtx = false;
+  if (const std::string err = profiler::start_recording(ro); !err.empty()) throw std::runtime_error(err);
+  check(cudaFree(nullptr), "cuda init");
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion(&driver);
+  cudaRuntimeGetVersion(&runtime);
+  cublasLtHandle_t lt = nullptr;
+  check(cublasLtCreate(&lt), "cublasLtCreate");
+  cudaStream_t stream = nullptr;
+  check(cudaStreamCreate(&stream), "cudaStreamCreate");
+  Arena A, B, C, W;
+
+  const std::vector<strategy::Op> ops = plan_ops(sc, plan);
+  std::cerr << "strata-profile: " << prop.name << ", " << ops.size() << " kernels x " << repeats << " repeats, "
+            << profiler::cupti_version_line() << "\n";
+  // External ids: op index x 1e6 + repeat.
+  constexpr std::uint64_t kStride = 1000000;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const strategy::Op& op = ops[i];
+    std::function<void()> launch;
+    std::unique_ptr<LtGemm> gemm;
+    if (const auto* g = std::get_if<strategy::Gemm>(&op.kind)) {
+      gemm = std::make_unique<LtGemm>(lt, *g, precision, A, B, C, W);
+      launch = [&] { gemm->run(stream); };
+    } else {
+      const std::size_t half = static_cast<std::size_t>(op.bytes.value() / 2);
+      void* src = A.get(std::max<std::size_t>(half, 1));
+      void* dst = B.get(std::max<std::size_t>(half, 1));
+      launch = [=] { check(cudaMemcpyAsync(dst, src, half, cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync"); };
+    }
+    for (int w = 0; w < warmup; ++w) launch();
+    for (int r = 0; r < repeats; ++r) {
+      profiler::push_external_id(i * kStride + static_cast<std::uint64_t>(r) + 1);
+      launch();
+      profiler::pop_external_id();
+    }
+    check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+  }
+  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  const profiler::TraceData trace = profiler::stop_recording();
+  const auto times = profiler::time_by_external_id(profiler::attribute(trace));
+
+  strategy::OpTable table;
+  table.meta = {{"gpu", option(a, "gpu", sc.cluster.gpu.name)},
+                {"device", prop.name},
+                {"driver", std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10)},
+                {"cuda", std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10)},
+                {"cublaslt", std::to_string(cublasLtGetVersion())},
+                {"cupti", profiler::cupti_version_line()},
+                {"dropped_records", std::to_string(trace.dropped)},
+                {"date", today()},
+                {"made_by", command_line}};
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    std::vector<double> samples;
+    for (int r = 0; r < repeats; ++r)
+      if (auto it = times.find(i * kStride + static_cast<std::uint64_t>(r) + 1); it != times.end())
+        samples.push_back(static_cast<double>(it->second) * 1e-9);
+    if (samples.empty()) continue;
+    const strategy::Op& op = ops[i];
+    strategy::OpSample s;
+    s.name = std::string(op.name);
+    s.dtype = precision;
+    s.flops = op.flops;
+    s.bytes = op.bytes;
+    s.time = sim::Seconds(profiler::median(samples));
+    s.repeats = static_cast<int>(samples.size());
+    if (const auto* g = std::get_if<strategy::Gemm>(&op.kind)) {
+      s.kind = strategy::OpClass::gemm;
+      s.m = g->m, s.n = g->n, s.k = g->k, s.batch = g->batch;
+    } else {
+      s.kind = strategy::OpClass::elementwise;
+    }
+    table.samples.push_back(s);
+  }
+  cudaStreamDestroy(stream);
+  cublasLtDestroy(lt);
+  std::cerr << "strata-profile: " << table.samples.size() << " rows, " << trace.dropped << " dropped records\n";
+  write(a, strategy::format_op_table(table));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    std::cout << kHelp;
+    return argc < 2 ? 2 : 0;
+  }
+  std::string command_line = "strata-profile";
+  for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
+  try {
+    const Args a = parse(argc, argv);
+    if (std::strcmp(argv[1], "bench") == 0) return bench(a, command_line);
+    if (std::strcmp(argv[1], "from-calls") == 0) return from_calls(a);
+    std::cerr << "strata-profile: unknown command '" << argv[1] << "' (bench or from-calls; see --help)\n";
+    return 2;
+  } catch (const scenario::InputError& e) {
+    std::cerr << "strata-profile: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::runtime_error& e) {
+    if (std::string(e.what()) == "help") {
+      std::cout << kHelp;
+      return 0;
+    }
+    std::cerr << "strata-profile: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "strata-profile: error: " << e.what() << "\n";
+    return 2;
+  }
+}

@@ -82,6 +82,14 @@ double number(const std::string& v, const std::string& file, int line, const std
 
 }  // namespace
 
+std::string kernel_family(std::string_view name) {
+  std::string out;
+  for (char c : name)
+    if (c < '0' || c > '9') out += c;
+  if (out.rfind("final_", 0) == 0) out.erase(0, 6);
+  return out;
+}
+
 OpTable parse_op_table(const std::string& text, const std::string& file) {
   OpTable t;
   t.file = file;
@@ -173,7 +181,7 @@ TableCost::TableCost(OpTable table, topo::Precision precision, RooflineCost fall
     if (o.dtype != precision_) continue;
     if (o.kind == OpClass::gemm) gemms_.push_back(&o);
     else if (o.kind == OpClass::attention) attention_[o.name].push_back(&o);
-    else element[o.name].push_back(&o);
+    else element[kernel_family(o.name)].push_back(&o);
   }
   for (auto& [name, v] : attention_)
     std::sort(v.begin(), v.end(), [](const OpSample* a, const OpSample* b) { return a->flops < b->flops; });
@@ -281,7 +289,7 @@ Seconds TableCost::attention_time(const Op& op) const {
 }
 
 Seconds TableCost::elementwise_time(const Op& op) const {
-  const auto it = elementwise_.find(std::string(op.name));
+  const auto it = elementwise_.find(kernel_family(op.name));
   if (it == elementwise_.end()) {
     ++coverage_.fallback;
     return fallback_.time(op);

@@ -116,6 +116,10 @@ TEST_CASE("op table: attention by FLOPs and memory-bound kernels by a bytes/band
   CHECK(c.time(bwd).value() == roofline().time(bwd).value());  // not measured: roofline
   const strategy::Op norm{"norm1", strategy::Elementwise{}, sim::Flops(0), sim::Bytes(3e8)};
   CHECK(rel(c.time(norm).value(), 5e-6 + 3e8 / 1.6e12) < 1e-9);
+  // norm2 and the final norm are the same kernel family.
+  const strategy::Op final_norm{"final_norm", strategy::Elementwise{}, sim::Flops(0), sim::Bytes(3e8)};
+  CHECK(rel(c.time(final_norm).value(), 5e-6 + 3e8 / 1.6e12) < 1e-9);
+  CHECK(strategy::kernel_family("residual2_bwd") == "residual_bwd");
   const strategy::Op other{"softmax", strategy::Elementwise{}, sim::Flops(0), sim::Bytes(3e8)};
   CHECK(c.time(other).value() == roofline().time(other).value());
   CHECK(c.name() == "table:(in memory)");

@@ -18,8 +18,8 @@ double median(std::vector<double> values);
 /// What an aten op measured under emit_nvtx(record_shapes=True) means for strata, or nullopt if
 /// strata has no use for it: GEMMs (aten::mm, addmm, bmm, linear) give M, N, K and batch from
 /// the input sizes; scaled-dot-product attention gives "flash_attention" (or "_bwd" for its
-/// backward) with causal FLOPs; layer/RMS norm, GELU/SiLU and their backward passes, and adds map
-/// to strata's kernel names with the bytes of their first input read and written.
+/// backward) with causal FLOPs; fused layer/RMS norms and GELU map to strata's kernel families
+/// ("norm", "activation") with the bytes of their first input read and written once.
 std::optional<strategy::OpSample> sample_of(const NvtxOp& op, int element_bytes);
 
 /// An op table from op calls (each call: the summed kernel time of one range instance): calls

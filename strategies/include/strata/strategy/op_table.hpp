@@ -17,6 +17,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "strata/strategy/ops.hpp"
@@ -101,5 +102,9 @@ class TableCost final : public OpCostModel {
 };
 
 const char* to_string(OpClass c);
+
+/// The family a memory-bound kernel's time is fitted and looked up under: its name without
+/// digits or a "final_" prefix (norm1, norm2 and final_norm are all "norm"; norm1_bwd "norm_bwd").
+std::string kernel_family(std::string_view name);
 
 }  // namespace strata::strategy

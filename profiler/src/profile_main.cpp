@@ -8,11 +8,13 @@
 // bench runs, for every distinct kernel strata prices for the plan (the layer's forward and
 // backward for dense and MoE layers, the embedding, the output layer and loss, the optimizer):
 // GEMMs with cuBLASLt at their exact shape (M, N, K, batch; input-gradient and weight-gradient
-// forms are distinct shapes), and memory-bound kernels as a device-to-device copy moving the
-// kernel's bytes (half read, half written: what the roofline charges them). Each launch is tagged
-// with its own external correlation id; CUPTI records the kernels serialized; a row's time is the
-// median over the repeats. FlashAttention is not run here (no attention library is linked): its
-// rows come from the injection path (PyTorch's SDPA under emit_nvtx), else the roofline.
+// forms are distinct shapes, and the unfused attention's batched GEMMs are among them), and the
+// memory-bound kernels as fused kernels of the same work (kernels.cu: norms, GELU/SwiGLU,
+// dropout-add, rotary, softmax, embedding and MoE row gathers, cross-entropy, Adam); a kernel
+// without one is timed as a device-to-device copy moving its bytes. Each launch is tagged with its
+// own external correlation id; CUPTI records the kernels serialized; a row's time is the median
+// over the repeats. FlashAttention is not run here (no attention library is linked): its rows
+// come from the injection path (PyTorch's SDPA under emit_nvtx), else the roofline.
 
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -32,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels.cuh"
 #include "strata/profiler/recorder.hpp"
 #include "strata/profiler/tables.hpp"
 #include "strata/scenario/loader.hpp"
@@ -45,10 +48,12 @@ using namespace strata;
 const char* kHelp = R"(usage: strata-profile bench SCENARIO --plan "PLAN" [OPTIONS]
        strata-profile from-calls CALLS.csv --gpu PRESET [--dtype bf16] [-o TABLE.csv]
 
-bench: measures on this machine's GPU every GEMM (cuBLASLt, exact shapes, forward, input- and
-weight-gradient forms) and memory-bound kernel (device-to-device traffic of its bytes) that
-strata prices for the plan's layers, embedding, output layer and optimizer, with CUPTI, and
-writes an op table. from-calls: turns the op calls libstrata_inject recorded under PyTorch's
+bench: measures on this machine's GPU, with CUPTI, every GEMM (cuBLASLt at its exact shape:
+forward, input- and weight-gradient forms, unfused attention) and memory-bound kernel (norms,
+activations, dropout-add, rotary, softmax, embedding, MoE permutes, cross-entropy, Adam as fused
+kernels at the plan's shapes) that strata prices for the plan, and writes an op table.
+FlashAttention rows come from the injection path (profiler/scripts/profile_layer.py).
+from-calls: turns the op calls libstrata_inject recorded under PyTorch's
 emit_nvtx into an op table (no GPU needed).
 
 options:
@@ -210,32 +215,175 @@ class LtGemm {
   std::size_t ws_bytes_ = 0;
 };
 
-// Every distinct kernel strata prices for the plan, keyed by what decides its time.
-std::vector<strategy::Op> plan_ops(const scenario::Scenario& sc, const strategy::Plan& p) {
-  const auto dense = strategy::LayerShape::of(sc.model, sc.training, p);
-  std::vector<strategy::Op> all;
-  auto add = [&](const std::vector<strategy::Op>& ops) { all.insert(all.end(), ops.begin(), ops.end()); };
-  for (const auto& x : {dense, dense.moe_layer(sc.model)}) {
-    add(strategy::layer_forward(x));
-    add(strategy::layer_backward(x));
-    add(strategy::layer_recompute(x, p.recompute));
+// Device buffers one measurement owns (freed with it).
+class Buffers {
+ public:
+  template <class T>
+  T* get(long count) {
+    void* p = nullptr;
+    check(cudaMalloc(&p, static_cast<std::size_t>(std::max(count, 1L)) * sizeof(T)), "cudaMalloc");
+    check(cudaMemset(p, 0, static_cast<std::size_t>(std::max(count, 1L)) * sizeof(T)), "cudaMemset");
+    owned_.push_back(p);
+    return static_cast<T*>(p);
   }
-  add(strategy::embedding_forward(dense));
-  add(strategy::embedding_backward(dense));
-  add(strategy::head_forward(dense));
-  add(strategy::head_backward(dense));
-  add({strategy::optimizer_step(strategy::optimizer_params(sc.model, sc.training, p, 0))});
-  std::vector<strategy::Op> out;
+  Buffers() = default;
+  Buffers(const Buffers&) = delete;
+  Buffers& operator=(const Buffers&) = delete;
+  ~Buffers() {
+    for (void* p : owned_) cudaFree(p);
+  }
+
+ private:
+  std::vector<void*> owned_;
+};
+
+// A memory-bound kernel of strata's op list as a real kernel at the plan's shape: norms,
+// activations, dropout and residual adds, rotary embedding, softmax (unfused attention), the
+// embedding lookup and its backward, the MoE permutations, cross-entropy and Adam. Nullptr for
+// a name without one (measured as device traffic of its bytes instead).
+using Launch = std::function<void(cudaStream_t)>;
+Launch memory_kernel(const std::string& name, const strategy::LayerShape& x, const strategy::Op& op, Buffers& mem) {
+  namespace g = profiler::gpu;
+  using bf16 = g::bf16;
+  const long T = x.tokens(), t = x.tp;
+  const long Tn = x.sequence_parallel ? T / t : T;
+  const int h = static_cast<int>(x.hidden);
+  const bool swiglu = x.activation == strategy::Activation::swiglu;
+  const bool rms = swiglu;  // Llama-family cards use RMSNorm, GPT-family LayerNorm
+  const float p = x.dropout ? 0.1f : 0.f;
+  const std::string base = strategy::kernel_family(name);
+  auto norm = [&](bool backward) -> Launch {
+    bf16* in = mem.get<bf16>(Tn * h);
+    bf16* w = mem.get<bf16>(h);
+    bf16* dy = mem.get<bf16>(Tn * h);
+    bf16* out = mem.get<bf16>(Tn * h);
+    float* stats = mem.get<float>(2 * Tn);
+    if (!backward) return [=](cudaStream_t s) { g::norm_forward(in, w, out, stats, Tn, h, rms, s); };
+    return [=](cudaStream_t s) { g::norm_backward(in, w, dy, stats, out, Tn, h, rms, s); };
+  };
+  auto activation = [&](long rows, long width, bool backward) -> Launch {
+    const int fw = static_cast<int>(width);
+    if (swiglu) {
+      bf16* in = mem.get<bf16>(rows * 2 * width);
+      bf16* dy = mem.get<bf16>(rows * width);
+      bf16* out = mem.get<bf16>(rows * (backward ? 2 : 1) * width);
+      if (!backward) return [=](cudaStream_t s) { g::swiglu_forward(in, out, rows, fw, s); };
+      return [=](cudaStream_t s) { g::swiglu_backward(in, dy, out, rows, fw, s); };
+    }
+    const long n = rows * width;
+    bf16* in = mem.get<bf16>(n);
+    bf16* dy = mem.get<bf16>(n);
+    bf16* out = mem.get<bf16>(n);
+    if (!backward) return [=](cudaStream_t s) { g::gelu_forward(in, out, n, s); };
+    return [=](cudaStream_t s) { g::gelu_backward(in, dy, out, n, s); };
+  };
+  auto dropout_add = [&](long n, float prob, bool backward) -> Launch {
+    bf16* in = mem.get<bf16>(n);
+    bf16* res = mem.get<bf16>(n);
+    bf16* out = mem.get<bf16>(n);
+    auto* mask = mem.get<std::uint8_t>(n);
+    if (!backward) return [=](cudaStream_t s) { g::dropout_add_forward(in, res, mask, out, n, prob, 1234, s); };
+    return [=](cudaStream_t s) { g::dropout_add_backward(in, mask, out, n, prob, s); };
+  };
+  auto rows_of = [&](long rows, int width, bool backward) -> Launch {  // gather or scatter-add
+    bf16* table = mem.get<bf16>(rows * width);
+    int* ids = mem.get<int>(rows);  // zeros: every row hits row 0 (worst-case atomics in backward)
+    bf16* out = mem.get<bf16>(rows * width);
+    if (!backward) return [=](cudaStream_t s) { g::gather_rows(table, ids, out, rows, width, s); };
+    float* dtable = mem.get<float>(rows * width);
+    return [=](cudaStream_t s) { g::scatter_add_rows(out, ids, dtable, rows, width, s); };
+  };
+  const long ff = x.ffn / t;
+  if (base == "norm") return norm(false);
+  if (base == "norm_bwd") return norm(true);
+  if (base == "activation") return activation(T, ff, false);
+  if (base == "activation_bwd") return activation(T, ff, true);
+  if (base == "expert_activation" || base == "expert_activation_bwd")
+    return activation(static_cast<long>(x.routed_tokens()), x.moe_ffn / t, base.find("_bwd") != std::string::npos);
+  if (base == "shared_activation" || base == "shared_activation_bwd")
+    return activation(T, x.shared_experts * x.moe_ffn / t, base.find("_bwd") != std::string::npos);
+  if (base == "residual" || base == "embedding_dropout") return dropout_add(Tn * h, p, false);
+  if (base == "residual_bwd") return dropout_add(Tn * h, p, true);
+  if (base == "attn_dropout" || base == "attn_dropout_bwd") {
+    const long n = x.micro_batch * x.heads / t * x.seq * x.seq;
+    return dropout_add(n, 0.1f, base.find("_bwd") != std::string::npos);
+  }
+  if (base == "softmax" || base == "softmax_bwd") {
+    const long rows = x.micro_batch * x.heads / t * x.seq;
+    const int cols = static_cast<int>(x.seq);
+    bf16* in = mem.get<bf16>(rows * cols);
+    bf16* dy = mem.get<bf16>(rows * cols);
+    bf16* out = mem.get<bf16>(rows * cols);
+    if (base == "softmax") return [=](cudaStream_t s) { g::softmax_forward(in, out, rows, cols, s); };
+    return [=](cudaStream_t s) { g::softmax_backward(in, dy, out, rows, cols, s); };
+  }
+  if (base == "rotary" || base == "rotary_bwd") {
+    const int d = static_cast<int>(x.hidden / x.heads);
+    const int heads = static_cast<int>((x.hidden + x.kv_width) / d / t);
+    bf16* in = mem.get<bf16>(T * heads * d);
+    return [=](cudaStream_t s) { g::rotary(in, T, heads, d, s); };
+  }
+  if (base == "embedding") return rows_of(T, h, false);
+  if (base == "embedding_bwd") return rows_of(T, h, true);
+  if (base == "moe_permute" || base == "moe_unpermute" || base == "moe_permute_bwd" || base == "moe_unpermute_bwd")
+    return rows_of(static_cast<long>(x.routed_tokens()), h, false);
+  if (base == "cross_entropy" || base == "cross_entropy_bwd") {
+    const int vocab = static_cast<int>(x.vocab / t);
+    bf16* logits = mem.get<bf16>(T * vocab);
+    int* labels = mem.get<int>(T);
+    float* lse = mem.get<float>(T);
+    float* loss = mem.get<float>(T);
+    bf16* dlogits = mem.get<bf16>(T * vocab);
+    if (base == "cross_entropy") return [=](cudaStream_t s) { g::cross_entropy_forward(logits, labels, lse, loss, T, vocab, s); };
+    return [=](cudaStream_t s) { g::cross_entropy_backward(logits, labels, lse, dlogits, T, vocab, s); };
+  }
+  if (base == "adam") {
+    const long n = static_cast<long>(op.bytes.value() / 34.0);  // strata's Adam moves 34 bytes/param
+    float* pp = mem.get<float>(n);
+    float* gg = mem.get<float>(n);
+    float* m = mem.get<float>(n);
+    float* v = mem.get<float>(n);
+    bf16* out = mem.get<bf16>(n);
+    return [=](cudaStream_t s) { g::adam(pp, gg, m, v, out, n, s); };
+  }
+  return nullptr;
+}
+
+// A kernel strata prices, with the layer shape it belongs to.
+struct Measured {
+  strategy::Op op;
+  strategy::LayerShape shape;
+};
+
+// Every distinct kernel strata prices for the plan, keyed by what decides its time.
+std::vector<Measured> plan_ops(const scenario::Scenario& sc, const strategy::Plan& p) {
+  const auto dense = strategy::LayerShape::of(sc.model, sc.training, p);
+  std::vector<Measured> all;
+  auto add = [&](const std::vector<strategy::Op>& ops, const strategy::LayerShape& x) {
+    for (const strategy::Op& op : ops) all.push_back({op, x});
+  };
+  for (const auto& x : {dense, dense.moe_layer(sc.model)}) {
+    add(strategy::layer_forward(x), x);
+    add(strategy::layer_backward(x), x);
+    add(strategy::layer_recompute(x, p.recompute), x);
+  }
+  add(strategy::embedding_forward(dense), dense);
+  add(strategy::embedding_backward(dense), dense);
+  add(strategy::head_forward(dense), dense);
+  add(strategy::head_backward(dense), dense);
+  add({strategy::optimizer_step(strategy::optimizer_params(sc.model, sc.training, p, 0))}, dense);
+  std::vector<Measured> out;
   std::set<std::string> seen;
-  for (const strategy::Op& op : all) {
-    std::string key;
+  for (const Measured& m : all) {
+    const strategy::Op& op = m.op;
+    char key[160];
     if (const auto* g = std::get_if<strategy::Gemm>(&op.kind))
-      key = "g" + std::to_string(g->m) + "x" + std::to_string(g->n) + "x" + std::to_string(g->k) + "x" + std::to_string(g->batch);
+      std::snprintf(key, sizeof key, "gemm %ld %ld %ld %ld", g->m, g->n, g->k, g->batch);
     else if (std::holds_alternative<strategy::FusedAttention>(op.kind))
       continue;  // no attention library linked: measured through the injection path
     else
-      key = std::string(op.name) + "@" + std::to_string(op.bytes.value());
-    if (seen.insert(key).second) out.push_back(op);
+      std::snprintf(key, sizeof key, "%.100s %.17g", std::string(op.name).c_str(), op.bytes.value());
+    if (seen.insert(key).second) out.push_back(m);
   }
   return out;
 }
@@ -273,18 +421,24 @@ int bench(const Args& a, const std::string& command_line) {
   check(cudaStreamCreate(&stream), "cudaStreamCreate");
   Arena A, B, C, W;
 
-  const std::vector<strategy::Op> ops = plan_ops(sc, plan);
+  const std::vector<Measured> ops = plan_ops(sc, plan);
   std::cerr << "strata-profile: " << prop.name << ", " << ops.size() << " kernels x " << repeats << " repeats, "
             << profiler::cupti_version_line() << "\n";
   // External ids: op index x 1e6 + repeat.
   constexpr std::uint64_t kStride = 1000000;
   for (std::size_t i = 0; i < ops.size(); ++i) {
-    const strategy::Op& op = ops[i];
+    const strategy::Op& op = ops[i].op;
     std::function<void()> launch;
     std::unique_ptr<LtGemm> gemm;
+    Buffers buffers;
     if (const auto* g = std::get_if<strategy::Gemm>(&op.kind)) {
       gemm = std::make_unique<LtGemm>(lt, *g, precision, A, B, C, W);
       launch = [&] { gemm->run(stream); };
+    } else if (Launch k = memory_kernel(std::string(op.name), ops[i].shape, op, buffers)) {
+      launch = [k, &stream] {
+        k(stream);
+        check(cudaGetLastError(), "kernel launch");
+      };
     } else {
       const std::size_t half = static_cast<std::size_t>(op.bytes.value() / 2);
       void* src = A.get(std::max<std::size_t>(half, 1));
@@ -319,7 +473,7 @@ int bench(const Args& a, const std::string& command_line) {
       if (auto it = times.find(i * kStride + static_cast<std::uint64_t>(r) + 1); it != times.end())
         samples.push_back(static_cast<double>(it->second) * 1e-9);
     if (samples.empty()) continue;
-    const strategy::Op& op = ops[i];
+    const strategy::Op& op = ops[i].op;
     strategy::OpSample s;
     s.name = std::string(op.name);
     s.dtype = precision;

@@ -106,6 +106,14 @@ def main():
             sys.exit(f"profile_layer: {f} is missing: build strata where CUDA is found (STRATA_WITH_CUPTI)")
     out_dir = tempfile.mkdtemp(prefix="strata-profile-")
     env = dict(os.environ, CUDA_INJECTION64_PATH=inject, STRATA_PROFILE_OUT=out_dir, STRATA_PROFILE_CHILD="1")
+    # NVTX reaches CUPTI only when NVTX_INJECTION64_PATH names the libcupti the injection uses
+    # (a second copy gets no markers). The library sets it itself when it can; set it here too, in
+    # case an NVTX call comes before CUDA initialises.
+    if "NVTX_INJECTION64_PATH" not in env:
+        ldd = subprocess.run(["ldd", inject], capture_output=True, text=True).stdout
+        for line in ldd.splitlines():
+            if "libcupti" in line and "=>" in line:
+                env["NVTX_INJECTION64_PATH"] = line.split("=>")[1].split("(")[0].strip()
     subprocess.run([sys.executable] + sys.argv, env=env, check=True)
     calls = glob.glob(os.path.join(out_dir, "strata-calls-*.csv"))
     if not calls:

@@ -31,10 +31,9 @@ struct Run {
   std::string out;  ///< stdout and stderr together
 };
 
-/// Runs the strata binary with `args` (shell-quoted by the caller), stderr merged into stdout,
-/// reading presets from `home` (the source tree by default).
-inline Run run_strata(const std::string& args, const std::string& home = STRATA_SOURCE_DIR) {
-  const std::string cmd = "STRATA_HOME='" + home + "' '" + STRATA_BINARY + "' " + args + " 2>&1";
+/// Runs a shell command, stderr merged into stdout.
+inline Run run_command(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   Run r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) throw std::runtime_error("cannot run " + cmd);
@@ -44,6 +43,12 @@ inline Run run_strata(const std::string& args, const std::string& home = STRATA_
   const int status = ::pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+/// Runs the strata binary with `args` (shell-quoted by the caller), stderr merged into stdout,
+/// reading presets from `home` (the source tree by default).
+inline Run run_strata(const std::string& args, const std::string& home = STRATA_SOURCE_DIR) {
+  return run_command("STRATA_HOME='" + home + "' '" + STRATA_BINARY + "' " + args);
 }
 
 /// A temporary directory removed at scope exit.

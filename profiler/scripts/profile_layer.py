@@ -24,6 +24,20 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class ProfileError(Exception):
+    """A problem the user can fix; reported in one line."""
+
+
+def _report(kind, value, tb):
+    if issubclass(kind, ProfileError):
+        print(f"profile_layer: {value}", file=sys.stderr)
+    else:
+        sys.__excepthook__(kind, value, tb)
+
+
+sys.excepthook = _report
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
@@ -98,12 +112,12 @@ def main():
     a = parse_args()
     if os.environ.get("STRATA_PROFILE_CHILD") == "1":
         run_layer(a)
-        return 0
+        return
     inject = os.path.join(a.build, "lib", "libstrata_inject.so")
     profile = os.path.join(a.build, "bin", "strata-profile")
     for f in (inject, profile):
         if not os.path.exists(f):
-            sys.exit(f"profile_layer: {f} is missing: build strata where CUDA is found (STRATA_WITH_CUPTI)")
+            raise ProfileError(f"{f} is missing: build strata where CUDA is found (STRATA_WITH_CUPTI)")
     out_dir = tempfile.mkdtemp(prefix="strata-profile-")
     env = dict(os.environ, CUDA_INJECTION64_PATH=inject, STRATA_PROFILE_OUT=out_dir, STRATA_PROFILE_CHILD="1")
     # NVTX reaches CUPTI only when NVTX_INJECTION64_PATH names the libcupti the injection uses
@@ -117,11 +131,10 @@ def main():
     subprocess.run([sys.executable] + sys.argv, env=env, check=True)
     calls = glob.glob(os.path.join(out_dir, "strata-calls-*.csv"))
     if not calls:
-        sys.exit(f"profile_layer: the injection wrote nothing to {out_dir} (did CUDA initialise?)")
+        raise ProfileError(f"the injection wrote nothing to {out_dir} (did CUDA initialise?)")
     subprocess.run([profile, "from-calls", calls[0], "--gpu", a.gpu, "--dtype", a.dtype, "-o", a.out], check=True)
     print(f"profile_layer: kernels in {out_dir}, table in {a.out}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()  # a ProfileError ends the run with its one-line message and exit status 1

@@ -19,39 +19,41 @@ unsigned blocks_for(long n) {
   return static_cast<unsigned>(std::min<long>(std::max<long>(b, 1), 65535L * 32));
 }
 
-// Sum over the block (kThreads threads).
-__device__ float block_sum(float v) {
+struct Add {
+  __device__ float operator()(float a, float c) const { return a + c; }
+};
+struct Max {
+  __device__ float operator()(float a, float c) const { return fmaxf(a, c); }
+};
+
+// `op` over the block (kThreads threads), `identity` for the idle lanes; every thread gets it.
+template <class Op>
+__device__ float block_reduce(float v, Op op, float identity) {
   __shared__ float shared[32];
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  __shared__ float total;
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   if (lane == 0) shared[warp] = v;
   __syncthreads();
-  v = threadIdx.x < blockDim.x / 32 ? shared[threadIdx.x] : 0.f;
+  v = threadIdx.x < blockDim.x / 32 ? shared[threadIdx.x] : identity;
   if (warp == 0)
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  __shared__ float total;
+    for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (threadIdx.x == 0) total = v;
   __syncthreads();
   const float out = total;
   __syncthreads();
   return out;
 }
+__device__ float block_sum(float v) { return block_reduce(v, Add{}, 0.f); }
 
-__device__ float block_max(float v) {
-  __shared__ float shared[32];
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  v = threadIdx.x < blockDim.x / 32 ? shared[threadIdx.x] : -INFINITY;
-  if (warp == 0)
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  __shared__ float total;
-  if (threadIdx.x == 0) total = v;
-  __syncthreads();
-  const float out = total;
-  __syncthreads();
-  return out;
+// The row's maximum and sum of exp(x - maximum), for softmax and cross-entropy.
+__device__ float2 row_max_expsum(const bf16* row, int cols) {
+  float m = -INFINITY;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) m = fmaxf(m, f(row[i]));
+  m = block_reduce(m, Max{}, -INFINITY);
+  float s = 0.f;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) s += __expf(f(row[i]) - m);
+  return make_float2(m, block_sum(s));
 }
 
 __global__ void norm_fwd_k(const bf16* x, const bf16* w, bf16* y, float* stats, int cols, bool rms) {
@@ -153,13 +155,8 @@ __global__ void dropout_add_bwd_k(const bf16* dy, const std::uint8_t* mask, bf16
 __global__ void softmax_fwd_k(const bf16* x, bf16* y, int cols) {
   const long row = blockIdx.x;
   const bf16* xr = x + row * cols;
-  float m = -INFINITY;
-  for (int i = threadIdx.x; i < cols; i += blockDim.x) m = fmaxf(m, f(xr[i]));
-  m = block_max(m);
-  float s = 0.f;
-  for (int i = threadIdx.x; i < cols; i += blockDim.x) s += __expf(f(xr[i]) - m);
-  s = block_sum(s);
-  for (int i = threadIdx.x; i < cols; i += blockDim.x) y[row * cols + i] = b(__expf(f(xr[i]) - m) / s);
+  const float2 ms = row_max_expsum(xr, cols);
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) y[row * cols + i] = b(__expf(f(xr[i]) - ms.x) / ms.y);
 }
 __global__ void softmax_bwd_k(const bf16* y, const bf16* dy, bf16* dx, int cols) {
   const long row = blockIdx.x;
@@ -173,14 +170,9 @@ __global__ void softmax_bwd_k(const bf16* y, const bf16* dy, bf16* dx, int cols)
 __global__ void ce_fwd_k(const bf16* logits, const int* labels, float* lse, float* loss, int vocab) {
   const long row = blockIdx.x;
   const bf16* lr = logits + row * vocab;
-  float m = -INFINITY;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) m = fmaxf(m, f(lr[i]));
-  m = block_max(m);
-  float s = 0.f;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) s += __expf(f(lr[i]) - m);
-  s = block_sum(s);
+  const float2 ms = row_max_expsum(lr, vocab);
   if (threadIdx.x == 0) {
-    lse[row] = m + __logf(s);
+    lse[row] = ms.x + __logf(ms.y);
     const int label = labels[row];
     loss[row] = label >= 0 && label < vocab ? lse[row] - f(lr[label]) : 0.f;
   }

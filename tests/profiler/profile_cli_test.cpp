@@ -3,37 +3,25 @@
 
 #include <doctest/doctest.h>
 
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
 
 #include "strata/profiler/tables.hpp"
 #include "support.hpp"
 
 namespace {
 
-strata::test::Run run(const std::string& cmd) {
-  strata::test::Run r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
+using strata::test::run_command;
 
 const std::string kProfile = STRATA_PROFILE_BINARY;
 
 }  // namespace
 
 TEST_CASE("strata-profile: help, usage errors, and from-calls into a table simulate uses") {
-  CHECK(run("'" + kProfile + "' --help").code == 0);
-  CHECK(run("'" + kProfile + "' frobnicate").code == 2);
-  CHECK(run("'" + kProfile + "' from-calls").code == 2);
+  CHECK(run_command("'" + kProfile + "' --help").code == 0);
+  CHECK(run_command("'" + kProfile + "' frobnicate").code == 2);
+  CHECK(run_command("'" + kProfile + "' from-calls").code == 2);
 
   // Op calls as libstrata_inject writes them for a Llama-style layer under emit_nvtx: the QKV
   // GEMM of GPT-3 175B at tp=8 (tokens 2048, hidden 12288) measured three times.
@@ -44,7 +32,7 @@ TEST_CASE("strata-profile: help, usage errors, and from-calls into a table simul
   calls += "\"aten::view, sizes = [[4, 4]]\",5000,1000\n";
   const auto in = d.write("calls.csv", calls);
   const auto out = d.path() / "table.csv";
-  const auto r = run("'" + kProfile + "' from-calls '" + in.string() + "' --gpu a100-sxm-80gb -o '" + out.string() + "'");
+  const auto r = run_command("'" + kProfile + "' from-calls '" + in.string() + "' --gpu a100-sxm-80gb -o '" + out.string() + "'");
   INFO(r.out);
   REQUIRE(r.code == 0);
   std::ifstream f(out);
@@ -67,7 +55,7 @@ TEST_CASE("strata-profile: help, usage errors, and from-calls into a table simul
   CHECK(sim.out.find("op costs: table:") != std::string::npos);
 
   // No GPU here: bench says why in one line and exits non-zero.
-  const auto bench = run("'" + kProfile + "' bench '" + (strata::test::source_dir() / "scenarios" / "gpt3-175b-1024xa100.yaml").string() +
+  const auto bench = run_command("'" + kProfile + "' bench '" + (strata::test::source_dir() / "scenarios" / "gpt3-175b-1024xa100.yaml").string() +
                          "' --plan \"tp=8 pp=8 dp=16\"");
   if (bench.code != 0) {
     CHECK(bench.out.find("strata-profile: error:") != std::string::npos);

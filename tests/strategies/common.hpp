@@ -33,6 +33,18 @@ inline strategy::TrainingSpec training(int global_batch, int seq = 2048,
   return t;
 }
 
+/// A cluster of test GPUs whose network is effectively free, so only compute and the schedule
+/// matter.
+inline topo::ClusterSpec free_network(int gpus) {
+  topo::ClusterSpec c = test_cluster(gpus);
+  c.scale_up = {sim::ByteRate(1e30), sim::Seconds(0)};
+  c.scale_out.nic_bandwidth = sim::ByteRate(1e30);
+  c.scale_out.latency = sim::Seconds(0);
+  c.collectives = {sim::Seconds(0), 1e-30, sim::Seconds(0), sim::Bytes(0), 1.0};
+  c.collectives.reduction_passes = 1e-30;
+  return c;
+}
+
 inline strategy::Plan plan(int tp, int pp, int dp, int mbs = 1) {
   strategy::Plan p;
   p.tp = tp;

@@ -271,15 +271,6 @@ class SplitCost final : public strategy::OpCostModel {
   long tokens_;
 };
 
-topo::ClusterSpec free_network(int gpus) {
-  topo::ClusterSpec c = test::test_cluster(gpus);
-  c.scale_up = {sim::ByteRate(1e30), sim::Seconds(0)};
-  c.scale_out.nic_bandwidth = sim::ByteRate(1e30);
-  c.scale_out.latency = sim::Seconds(0);
-  c.collectives = {sim::Seconds(0), 1e-30, sim::Seconds(0), sim::Bytes(0), 1.0};
-  c.collectives.reduction_passes = 1e-30;
-  return c;
-}
 
 }  // namespace
 
@@ -297,7 +288,7 @@ TEST_CASE("schedule: the ZB-H1 bubble is (p-1)(F+B-W) in the replayed task graph
         train.global_batch = m;  // blocking sends asked for: ZB-H1 posts its receives ahead anyway
         auto p = test::plan(1, pp, 1);
         p.schedule = Schedule::zb_h1;
-        const auto c = free_network(pp);
+        const auto c = test::free_network(pp);
         // Per stage: 16 / pp layers of 4 forward GEMMs, 4 input-gradient and 4 weight-gradient ones.
         const double layers = 16.0 / pp, F = 4e-3 * layers, B = 4e-3 * layers, W = 4 * w * layers;
         for (auto g : {strategy::Granularity::chunk, strategy::Granularity::layer}) {
@@ -410,7 +401,7 @@ TEST_CASE("builder: the embedding and the output layer and loss lengthen the fir
   auto t = test::training(8, 256, strategy::AttentionKernel::flash);
   const double e = 2e-3;
   const test::FixedCost cost(1e-3, 0, e);  // layer GEMMs 1 ms; each embedding/head kernel 2 ms
-  const auto c = free_network(4);
+  const auto c = test::free_network(4);
   const auto p = test::plan(1, 4, 1);
   const auto graph = strategy::build_task_graph(model, t, c, p, cost, strategy::Granularity::layer);
   const auto r = sim::make_analytical_backend()->replay(graph, c.network());

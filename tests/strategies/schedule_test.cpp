@@ -20,25 +20,15 @@ strategy::Plan pipeline(int pp, int vpp, Schedule s) {
   return p;
 }
 
-// A cluster whose network is effectively free, so only compute and the schedule matter.
-topo::ClusterSpec free_network(int gpus) {
-  topo::ClusterSpec c = test::test_cluster(gpus);
-  c.scale_up = {sim::ByteRate(1e30), sim::Seconds(0)};
-  c.scale_out.nic_bandwidth = sim::ByteRate(1e30);
-  c.scale_out.latency = sim::Seconds(0);
-  c.collectives = {sim::Seconds(0), 1e-30, sim::Seconds(0), sim::Bytes(0), 1.0};
-  c.collectives.reduction_passes = 1e-30;
-  return c;
-}
 
 double step(int pp, int vpp, int m, Schedule s, int layers) {
   const auto model = test::gpt(layers, 1024, 16, 256);
   // FlashAttention: the attention core is one fused kernel, free here like every non-GEMM.
   const auto t = test::training(m, 256, strategy::AttentionKernel::flash);
   const test::FixedCost cost(1e-3, 0.0);  // GEMMs 1 ms, the rest free; edges free
-  const auto g = strategy::build_task_graph(model, t, free_network(pp), pipeline(pp, vpp, s), cost,
+  const auto g = strategy::build_task_graph(model, t, test::free_network(pp), pipeline(pp, vpp, s), cost,
                                             strategy::Granularity::chunk);
-  return sim::make_analytical_backend()->replay(g, free_network(pp).network()).step_time.value();
+  return sim::make_analytical_backend()->replay(g, test::free_network(pp).network()).step_time.value();
 }
 }  // namespace
 

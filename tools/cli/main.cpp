@@ -233,20 +233,33 @@ struct Loaded {
   strategy::Problem problem;
 };
 
+// Op tables read so far, each file once (validate prices many cases on the same GPU).
+class OpTables {
+ public:
+  const strategy::OpTable& get(const std::filesystem::path& file) {
+    auto it = loaded_.find(file.string());
+    if (it == loaded_.end()) it = loaded_.emplace(file.string(), scenario::load_op_table(file)).first;
+    return it->second;
+  }
+
+ private:
+  std::map<std::string, strategy::OpTable> loaded_;
+};
+
 // Kernel times for a GPU: the table given with --op-table, else the one shipped for the GPU
 // (profiler/data/GPU.csv), else the roofline. A table measured on another GPU is an error.
 std::unique_ptr<strategy::OpCostModel> cost_model(const topo::GpuSpec& gpu, topo::Precision precision,
-                                                  const std::optional<std::string>& table_file) {
+                                                  const std::optional<std::string>& table_file, OpTables& tables) {
   strategy::RooflineCost roofline(gpu, precision);
   std::optional<std::filesystem::path> path;
   if (table_file) path = *table_file;
   else path = scenario::shipped_op_table(scenario::default_data_dirs(), gpu.name);
   if (!path) return std::make_unique<strategy::RooflineCost>(std::move(roofline));
-  strategy::OpTable table = scenario::load_op_table(*path);
+  const strategy::OpTable& table = tables.get(*path);
   if (!table.gpu().empty() && table.gpu() != gpu.name)
     throw scenario::InputError(path->string(), 0, "gpu",
                                "the table was measured on " + table.gpu() + ", the cluster has " + gpu.name);
-  return std::make_unique<strategy::TableCost>(std::move(table), precision, std::move(roofline));
+  return std::make_unique<strategy::TableCost>(table, precision, std::move(roofline));
 }
 
 std::optional<std::string> op_table_option(const Args& a) {
@@ -257,7 +270,8 @@ std::optional<std::string> op_table_option(const Args& a) {
 Loaded load(const std::string& file, const std::optional<std::string>& table) {
   Loaded l;
   l.scenario = scenario::load_scenario(file, scenario::default_data_dirs());
-  l.cost = cost_model(l.scenario.cluster.gpu, l.scenario.training.precision, table);
+  OpTables tables;
+  l.cost = cost_model(l.scenario.cluster.gpu, l.scenario.training.precision, table, tables);
   l.problem = strategy::Problem{l.scenario.model, l.scenario.training, l.scenario.cluster, l.cost.get()};
   return l;
 }
@@ -402,7 +416,8 @@ int cmd_validate(int argc, char** argv) {
   // --op-table applies to the cases on its GPU; the others use their GPU's shipped table or the
   // roofline.
   const std::optional<std::string> table_file = op_table_option(a);
-  const std::string table_gpu = table_file ? scenario::load_op_table(*table_file).gpu() : std::string();
+  OpTables tables;
+  const std::string table_gpu = table_file ? tables.get(*table_file).gpu() : std::string();
   if (table_file && table_gpu.empty())
     throw scenario::InputError(*table_file, 0, "gpu", "validate needs the table's '# gpu: PRESET' header line");
   for (std::size_t i = 0; i < cases.size(); ++i) {
@@ -410,7 +425,7 @@ int cmd_validate(int argc, char** argv) {
     std::unique_ptr<strategy::OpCostModel> cost;
     if (!cases[i].unsupported)
       cost = cost_model(cases[i].cluster.gpu, cases[i].training.precision,
-                        table_gpu == cases[i].cluster.gpu.name ? table_file : std::nullopt);
+                        table_gpu == cases[i].cluster.gpu.name ? table_file : std::nullopt, tables);
     results.push_back(scenario::run_case(cases[i], opt, cost.get()));
   }
   const scenario::Summary s = scenario::summarize(cases, results);

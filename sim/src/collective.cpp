@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 namespace strata::sim {
 
@@ -50,17 +51,20 @@ std::optional<Algorithm> parse_algorithm(std::string_view s) {
 
 void NetworkSpec::check() const {
   auto need = [](bool ok, const char* what) {
-    if (!ok) throw std::invalid_argument(std::string("network: ") + what + " must be positive");
+    if (!ok) throw std::invalid_argument(std::string("network: ") + what + " must be finite and positive");
   };
+  auto positive = [](double v) { return v > 0 && std::isfinite(v); };
+  auto nonnegative = [](double v) { return v >= 0 && std::isfinite(v); };
   need(gpus > 0, "gpus");
   need(gpus_per_node > 0, "gpus_per_node");
-  need(scale_up_bw.value() > 0, "scale_up_bw");
-  need(scale_out_bw.value() > 0, "scale_out_bw");
-  need(reduction_bw.value() > 0, "reduction_bw");
-  need(scale_up_latency.value() >= 0 && scale_out_latency.value() >= 0 &&
-           collective_launch.value() >= 0 && p2p_launch.value() >= 0 && tree_latency.value() >= 0,
+  need(positive(scale_up_bw.value()), "scale_up_bw");
+  need(positive(scale_out_bw.value()), "scale_out_bw");
+  need(positive(reduction_bw.value()), "reduction_bw");
+  need(nonnegative(scale_up_latency.value()) && nonnegative(scale_out_latency.value()) &&
+           nonnegative(collective_launch.value()) && nonnegative(p2p_launch.value()) &&
+           nonnegative(tree_latency.value()),
        "latency");
-  need(nvls_bw.value() >= 0 && loop_bytes.value() >= 0, "nvls_bw and loop_bytes");
+  need(nonnegative(nvls_bw.value()) && nonnegative(loop_bytes.value()), "nvls_bw and loop_bytes");
   need(partial_loop_efficiency > 0 && partial_loop_efficiency <= 1, "partial_loop_efficiency");
   if (fabric) {
     fabric->check();
@@ -97,6 +101,44 @@ int ceil_log2(int m) {
 
 }  // namespace
 
+GroupShape shape_of(const std::vector<int>& members, const NetworkSpec& net) {
+  if (members.empty()) throw std::invalid_argument("a collective group needs at least one member");
+  std::vector<int> domains;
+  domains.reserve(members.size());
+  for (int r : members) {
+    if (r < 0 || r >= net.gpus)
+      throw std::invalid_argument("collective member " + std::to_string(r) + " is outside the cluster of " +
+                                  std::to_string(net.gpus) + " GPUs");
+    domains.push_back(net.node_of(r));
+  }
+  std::sort(domains.begin(), domains.end());
+  int fewest = static_cast<int>(members.size()), most = 0, count = 0;
+  for (std::size_t i = 0; i < domains.size();) {
+    std::size_t j = i;
+    while (j < domains.size() && domains[j] == domains[i]) ++j;
+    const int here = static_cast<int>(j - i);
+    fewest = std::min(fewest, here);
+    most = std::max(most, here);
+    ++count;
+    i = j;
+  }
+  const int n = static_cast<int>(members.size());
+  if (fewest == most) return GroupShape{n, most};
+  return GroupShape{n, fewest, count, most};
+}
+
+GroupShape slowest_shape(const std::vector<std::vector<int>>& instances, const NetworkSpec& net) {
+  if (instances.empty()) throw std::invalid_argument("a collective needs at least one group instance");
+  GroupShape worst = shape_of(instances.front(), net);
+  for (std::size_t i = 1; i < instances.size(); ++i) {
+    const GroupShape g = shape_of(instances[i], net);
+    if (g.size != worst.size) throw std::invalid_argument("collective instances differ in size");
+    const auto rank = [](const GroupShape& x) { return std::make_tuple(x.nodes(), -x.per_node, x.max_per_node()); };
+    if (rank(g) > rank(worst)) worst = g;
+  }
+  return worst;
+}
+
 bool applicable(Algorithm a, CollectiveOp op, GroupShape group, const NetworkSpec& net) {
   const int m = group.nodes(), g = group.per_node;
   const bool pairwise = op == CollectiveOp::all_to_all || op == CollectiveOp::send_recv;
@@ -105,7 +147,8 @@ bool applicable(Algorithm a, CollectiveOp op, GroupShape group, const NetworkSpe
     case Algorithm::ring: return !pairwise;
     case Algorithm::tree: return op == CollectiveOp::all_reduce && m > 1;
     case Algorithm::nvls: return reduces(op) && m == 1 && g > 1 && net.nvls_bw.value() > 0;
-    case Algorithm::hierarchical: return reduces(op) && m > 1 && g > 1;
+    // Per-rail collectives across domains need the same ranks in every domain.
+    case Algorithm::hierarchical: return reduces(op) && m > 1 && g > 1 && group.even();
     case Algorithm::direct: return pairwise;
   }
   return false;
@@ -114,7 +157,10 @@ bool applicable(Algorithm a, CollectiveOp op, GroupShape group, const NetworkSpe
 namespace {
 
 CollectiveCost lower_with(Algorithm a, const Collective& c, const NetworkSpec& net) {
-  const int n = c.group.size, g = c.group.per_node, m = n / g;
+  // An uneven group's NVLink loads are those of its fullest domain, its NIC loads those of its
+  // emptiest: `g` counts the ranks sharing the NVLink traffic, `gn` those sharing the NIC
+  // traffic (the same for an even group).
+  const int n = c.group.size, g = c.group.max_per_node(), gn = c.group.per_node, m = c.group.nodes();
   const double s = c.buffer.value();
   const double frac = static_cast<double>(n - 1) / n;
   const bool ar = c.op == CollectiveOp::all_reduce;
@@ -145,7 +191,7 @@ CollectiveCost lower_with(Algorithm a, const Collective& c, const NetworkSpec& n
       if (m == 1) {
         up = sent;
       } else {
-        up = sent * (g - 1) / g, out = sent / g;
+        up = sent * (g - 1) / g, out = sent / gn;
       }
       latency = (m > 1 ? std::max(up_hop, out_hop) : up_hop) * cost.steps;
       up /= eff, out /= eff;
@@ -166,7 +212,7 @@ CollectiveCost lower_with(Algorithm a, const Collective& c, const NetworkSpec& n
       // Double binary tree across domains: each tree carries half the buffer up and down its
       // edges, spread over the domain's g NICs; the busiest domain has tree_degree edges (2S for
       // large trees, like a ring). A chain inside each domain.
-      out = tree_degree(m) * s / (2.0 * g), up = g > 1 ? 2 * s * (g - 1) / g : 0;
+      out = tree_degree(m) * s / (2.0 * gn), up = g > 1 ? 2 * s * (g - 1) / g : 0;
       const int depth = ceil_log2(m);
       cost.steps = 2 * (depth + (g - 1));
       latency = tree_hop * (2 * depth) + up_hop * (2 * (g - 1));
@@ -189,7 +235,7 @@ CollectiveCost lower_with(Algorithm a, const Collective& c, const NetworkSpec& n
       } else {
         // Pairwise exchange: the share for ranks of the same domain stays on NVLink; the rest
         // leaves through the member's NIC (aggregated per destination domain, as PXN does).
-        up = s * (g - 1) / n, out = s * (n - g) / n;
+        up = s * (g - 1) / n, out = s * (n - gn) / n;
       }
       cost.steps = 1;
       latency = m > 1 ? out_hop : up_hop;
@@ -204,12 +250,28 @@ CollectiveCost lower_with(Algorithm a, const Collective& c, const NetworkSpec& n
 
 }  // namespace
 
+namespace {
+
+// Throws unless `g` describes a possible layout of its ranks over domains.
+void check_shape(const GroupShape& g) {
+  const int n = g.size, fewest = g.per_node, most = g.max_per_node(), m = g.nodes();
+  const bool declared_even = g.domains == 0 && g.most == 0;
+  const bool ok = n >= 1 && fewest >= 1 && (declared_even ? n % fewest == 0
+                                                          : m >= 1 && most >= fewest && most <= n &&
+                                                                static_cast<long long>(fewest) * m <= n &&
+                                                                static_cast<long long>(most) * m >= n &&
+                                                                (m > 1 || fewest == n));
+  if (!ok)
+    throw std::invalid_argument("collective group of " + std::to_string(n) + " ranks cannot have " +
+                                std::to_string(fewest) + (most != fewest ? "-" + std::to_string(most) : std::string()) +
+                                " per domain over " + std::to_string(m) + " domain(s)");
+}
+
+}  // namespace
+
 CollectiveCost lower(const Collective& c, const NetworkSpec& net) {
   const int n = c.group.size;
-  const int g = c.group.per_node;
-  if (n < 1 || g < 1 || n % g != 0)
-    throw std::invalid_argument("collective group of " + std::to_string(n) + " ranks cannot have " +
-                                std::to_string(g) + " per domain");
+  check_shape(c.group);
   if (c.op == CollectiveOp::send_recv && n != 2)
     throw std::invalid_argument("send/recv needs a group of 2 ranks, not " + std::to_string(n));
   if (n == 1 || c.buffer.value() <= 0) return CollectiveCost{{}, Seconds(0), 0, Algorithm::ring};
@@ -217,7 +279,8 @@ CollectiveCost lower(const Collective& c, const NetworkSpec& net) {
     if (!applicable(c.algorithm, c.op, c.group, net))
       throw std::invalid_argument("algorithm " + std::string(to_string(c.algorithm)) + " does not apply to " +
                                   std::string(to_string(c.op)) + " over " + std::to_string(n) + " ranks in " +
-                                  std::to_string(c.group.nodes()) + " domain(s)");
+                                  std::to_string(c.group.nodes()) + (c.group.even() ? "" : " uneven") +
+                                  " domain(s)");
     return lower_with(c.algorithm, c, net);
   }
   CollectiveCost best;
@@ -252,37 +315,33 @@ double bus_factor(CollectiveOp op, int ranks) {
   return 1;
 }
 
-void append_flows(const Collective& c, const CollectiveCost& cost, const std::vector<int>& members,
-                  const NetworkSpec& net, std::vector<Flow>& out) {
-  const int n = c.group.size, g = c.group.per_node, m = n / g;
-  if (static_cast<int>(members.size()) != n)
-    throw std::invalid_argument("collective over " + std::to_string(n) + " ranks given " +
-                                std::to_string(members.size()) + " members");
-  if (cost.steps == 0) return;
-  // Members by domain, in the order given.
-  std::vector<int> order;
-  order.reserve(members.size());
-  std::vector<int> domains;
+namespace {
+
+// The members of one instance by domain, domains in order of first appearance, members in the
+// order given.
+std::vector<std::vector<int>> by_domain(const std::vector<int>& members, const NetworkSpec& net) {
+  std::vector<std::vector<int>> doms;
+  std::vector<int> ids;
   for (int r : members) {
     const int d = net.node_of(r);
-    if (std::find(domains.begin(), domains.end(), d) == domains.end()) domains.push_back(d);
+    const auto it = std::find(ids.begin(), ids.end(), d);
+    if (it == ids.end()) {
+      ids.push_back(d);
+      doms.push_back({r});
+    } else {
+      doms[static_cast<std::size_t>(it - ids.begin())].push_back(r);
+    }
   }
-  if (static_cast<int>(domains.size()) != m)
-    throw std::invalid_argument("collective members span " + std::to_string(domains.size()) +
-                                " domains, the shape says " + std::to_string(m));
-  for (int d : domains) {
-    int here = 0;
-    for (int r : members)
-      if (net.node_of(r) == d) order.push_back(r), ++here;
-    if (here != g) throw std::invalid_argument("collective members are not " + std::to_string(g) + " per domain");
-  }
-  auto at = [&](int j, int k) { return order[static_cast<std::size_t>(j * g + k)]; };
-  const double up = cost.load.scale_up.value(), nic = cost.load.scale_out.value();
+  return doms;
+}
 
-  if (c.op == CollectiveOp::send_recv) {
-    out.push_back({order[0], order[1], up + nic});
-    return;
-  }
+// Flows of an instance whose layout is the collective's even shape: rings inside domains, and
+// across domains rail to rail (local index k to local index k), as NCCL builds them.
+void even_flows(const Collective& c, const CollectiveCost& cost, const std::vector<std::vector<int>>& doms,
+                std::vector<Flow>& out) {
+  const int g = c.group.per_node, m = c.group.nodes();
+  auto at = [&](int j, int k) { return doms[static_cast<std::size_t>(j)][static_cast<std::size_t>(k)]; };
+  const double up = cost.load.scale_up.value(), nic = cost.load.scale_out.value();
   if (cost.algorithm == Algorithm::direct) {
     for (int j = 0; j < m; ++j)
       for (int k = 0; k < g; ++k) {
@@ -316,6 +375,94 @@ void append_flows(const Collective& c, const CollectiveCost& cost, const std::ve
   // Rings across domains, one per rail.
   for (int j = 0; j < m; ++j)
     for (int k = 0; k < g; ++k) out.push_back({at(j, k), at((j + 1) % m, k), nic});
+}
+
+// `total` bytes from the members of domain a to those of domain b: rail to rail when the two
+// domains hold as many members, else spread over every pair.
+void between(const std::vector<int>& a, const std::vector<int>& b, double total, std::vector<Flow>& out) {
+  if (total <= 0) return;
+  if (a.size() == b.size()) {
+    for (std::size_t k = 0; k < a.size(); ++k) out.push_back({a[k], b[k], total / static_cast<double>(a.size())});
+    return;
+  }
+  const double each = total / static_cast<double>(a.size() * b.size());
+  for (int x : a)
+    for (int y : b) out.push_back({x, y, each});
+}
+
+// Flows of an instance laid out unevenly (or unlike its collective's shape): every domain's
+// members carry the loads a group of their domain's size would, over the instance's own domains.
+void uneven_flows(const Collective& c, const CollectiveCost& cost, const std::vector<std::vector<int>>& doms,
+                  const NetworkSpec& net, std::vector<Flow>& out) {
+  const int n = c.group.size, m = static_cast<int>(doms.size());
+  auto load_of = [&](const std::vector<int>& d) {
+    const int here = static_cast<int>(d.size());
+    Collective one = c;
+    one.group = m == 1 ? GroupShape{n, n} : GroupShape{n, here, m, here};
+    return lower_with(cost.algorithm, one, net).load;
+  };
+  std::vector<PortLoad> loads;
+  for (const auto& d : doms) loads.push_back(load_of(d));
+  auto size = [&](int j) { return static_cast<int>(doms[static_cast<std::size_t>(j)].size()); };
+  auto load = [&](int j) { return loads[static_cast<std::size_t>(j)]; };
+  auto dom = [&](int j) -> const std::vector<int>& { return doms[static_cast<std::size_t>(j)]; };
+  if (cost.algorithm == Algorithm::direct) {
+    // Pairwise exchange: an equal share of each member's buffer for every other member.
+    for (int j = 0; j < m; ++j)
+      for (int x : dom(j)) {
+        const double up = load(j).scale_up.value(), nic = load(j).scale_out.value();
+        for (int y : dom(j))
+          if (y != x && up > 0) out.push_back({x, y, up / (size(j) - 1)});
+        for (int j2 = 0; j2 < m; ++j2)
+          if (j2 != j && nic > 0)
+            for (int y : dom(j2)) out.push_back({x, y, nic / (n - size(j))});
+      }
+    return;
+  }
+  for (int j = 0; j < m; ++j) {
+    const double up = load(j).scale_up.value();
+    const int g = size(j);
+    if (g > 1 && up > 0)
+      for (int k = 0; k < g; ++k) out.push_back({dom(j)[static_cast<std::size_t>(k)], dom(j)[static_cast<std::size_t>((k + 1) % g)], up});
+  }
+  if (m == 1) return;
+  // What leaves a domain: its members' NIC loads together.
+  auto leaving = [&](int j) { return load(j).scale_out.value() * size(j); };
+  if (cost.algorithm == Algorithm::tree) {
+    const int degree = tree_degree(m);
+    for (int t = 0; t < 2; ++t)
+      for (int i = 1; i < m; ++i) {
+        const int child = t == 0 ? i : m - 1 - i;
+        const int parent = t == 0 ? (i - 1) / 2 : m - 1 - (i - 1) / 2;
+        between(dom(child), dom(parent), leaving(child) / degree, out);
+        between(dom(parent), dom(child), leaving(parent) / degree, out);
+      }
+    return;
+  }
+  for (int j = 0; j < m; ++j) between(dom(j), dom((j + 1) % m), leaving(j), out);
+}
+
+}  // namespace
+
+void append_flows(const Collective& c, const CollectiveCost& cost, const std::vector<int>& members,
+                  const NetworkSpec& net, std::vector<Flow>& out) {
+  const int n = c.group.size;
+  if (static_cast<int>(members.size()) != n)
+    throw std::invalid_argument("collective over " + std::to_string(n) + " ranks given " +
+                                std::to_string(members.size()) + " members");
+  if (cost.steps == 0) return;
+  const std::vector<std::vector<int>> doms = by_domain(members, net);
+  if (c.op == CollectiveOp::send_recv) {
+    out.push_back({members[0], members[1], cost.load.scale_up.value() + cost.load.scale_out.value()});
+    return;
+  }
+  bool matches = c.group.even() && static_cast<int>(doms.size()) == c.group.nodes();
+  for (const auto& d : doms) matches = matches && static_cast<int>(d.size()) == c.group.per_node;
+  if (matches) {
+    even_flows(c, cost, doms, out);
+  } else {
+    uneven_flows(c, cost, doms, net, out);
+  }
 }
 
 Seconds fabric_time(const CollectiveCost& cost, const std::vector<Flow>& flows, LinkLoads& loads) {

@@ -1,6 +1,7 @@
 #include "strata/sim/fabric.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 namespace strata::sim {
@@ -64,7 +65,8 @@ void Fabric::check() const {
   for (int p : pod_up)
     if (!valid(p, true)) throw std::invalid_argument("fabric: pod uplink out of range");
   for (const FabricLink& l : links)
-    if (!(l.bandwidth.value() > 0)) throw std::invalid_argument("fabric: link " + l.name() + " has no bandwidth");
+    if (!(l.bandwidth.value() > 0) || !std::isfinite(l.bandwidth.value()))
+      throw std::invalid_argument("fabric: link " + l.name() + " has no finite, positive bandwidth");
 }
 
 void LinkLoads::add(int src, int dst, double bytes) {

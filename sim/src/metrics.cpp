@@ -64,8 +64,11 @@ Breakdown summarize(const TaskGraph& graph, const ReplayResult& result) {
       all.insert(all.end(), s.begin(), s.end());
     }
     double prev = covered(all);
+    // A named reference, not the structured binding: C++20 lets lambdas capture bindings, but
+    // clang 14 (the fuzzing compiler) does not implement that yet.
+    Acc& gpu_acc = acc;
     auto expose = [&](Category c) {
-      auto& s = acc.spans[static_cast<int>(c)];
+      auto& s = gpu_acc.spans[static_cast<int>(c)];
       all.insert(all.end(), s.begin(), s.end());
       const double now = covered(all);
       const double exposed = now - prev;

@@ -71,6 +71,15 @@ class SimGridRun {
       xbt_log_control_set("root.thresh:critical");
     }
     sg4::Engine engine("strata");
+    // Activities must be released before the engine is destroyed, on every way out of run()
+    // (a replay that stops with tasks never run throws): this guard, destroyed first, does it.
+    struct Release {
+      SimGridRun& run;
+      ~Release() {
+        run.live_.clear();
+        run.graveyard_.clear();
+      }
+    } release{*this};
     if (!configured) {
       sg4::Engine::set_config("network/model:CM02");
       sg4::Engine::set_config("network/crosstraffic:0");

@@ -1,11 +1,14 @@
 #include "strata/strategy/builder.hpp"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "strata/strategy/memory.hpp"
@@ -15,27 +18,58 @@ namespace strata::strategy {
 
 int stage_rank(const Plan& p, int stage) { return placement_rank(p, 0, 0, 0, stage); }
 
+sim::GroupShape line_shape(const Plan& p, std::string_view dim, const sim::NetworkSpec& net) {
+  // Sizes along the order; "dp" in an order counts replicas of the expert-parallel group.
+  const int ep = std::max(1, p.ep);
+  auto size_of = [&](std::string_view d) {
+    if (d == "tp") return p.tp;
+    if (d == "cp") return p.cp;
+    if (d == "ep") return ep;
+    if (d == "dp") return p.dp / ep;
+    if (d == "pp") return p.pp;
+    throw std::invalid_argument("line_shape: unknown dimension '" + std::string(d) + "'");
+  };
+  const int size = size_of(dim);
+  if (size <= 1) return sim::GroupShape{1, 1};
+  long long stride = 1;
+  std::string_view order = p.order;
+  for (;;) {
+    const auto dash = order.find('-');
+    const std::string_view d = order.substr(0, dash);
+    if (d == dim) break;
+    stride *= size_of(d);
+    if (dash == std::string_view::npos) throw std::invalid_argument("line_shape: '" + std::string(dim) + "' is not in order " + p.order);
+    order.remove_prefix(dash + 1);
+  }
+  const long long domain = net.gpus_per_node;
+  // Members i x stride apart in different domains whenever stride >= domain.
+  if (stride >= domain) return sim::GroupShape{size, 1};
+  // A group starting at rank r0 has the layout of one starting at r0 mod domain; the starts are
+  // a + stride x size x b for inner coordinates a < stride and outer ones b, and b x stride x size
+  // mod domain repeats within `domain` values of b.
+  const long long period = stride * size;
+  const long long outer = std::max(1LL, static_cast<long long>(p.gpus()) / period);
+  std::vector<bool> start(static_cast<std::size_t>(domain), false);
+  for (long long b = 0; b < std::min(outer, domain); ++b)
+    for (long long a = 0; a < stride; ++a) start[static_cast<std::size_t>((a + period * b) % domain)] = true;
+  sim::GroupShape worst{size, size};
+  bool first = true;
+  std::vector<int> members(static_cast<std::size_t>(size));
+  for (long long r0 = 0; r0 < domain; ++r0) {
+    if (!start[static_cast<std::size_t>(r0)]) continue;
+    for (int i = 0; i < size; ++i) members[static_cast<std::size_t>(i)] = static_cast<int>(r0 + i * stride);
+    sim::NetworkSpec layout = net;
+    layout.gpus = static_cast<int>(r0 + size * stride);
+    const sim::GroupShape g = sim::shape_of(members, layout);
+    if (first || std::make_tuple(g.nodes(), -g.per_node, g.max_per_node()) >
+                     std::make_tuple(worst.nodes(), -worst.per_node, worst.max_per_node()))
+      worst = g;
+    first = false;
+  }
+  return worst;
+}
+
 namespace {
-
-// GPUs of a group that share the first member's NVLink domain (1 if the group is not split
-// evenly over domains).
-int per_domain(const std::vector<int>& members, const sim::NetworkSpec& net) {
-  int n = 0;
-  for (int r : members) n += net.node_of(r) == net.node_of(members.front()) ? 1 : 0;
-  return static_cast<int>(members.size()) % n == 0 ? n : 1;
-}
-
-std::vector<int> cp_members(const Plan& p, int s) {
-  std::vector<int> v;
-  for (int c = 0; c < p.cp; ++c) v.push_back(placement_rank(p, 0, c, 0, s));
-  return v;
-}
-
-std::vector<int> ep_members(const Plan& p, int s) {
-  std::vector<int> v;
-  for (int e = 0; e < p.ep; ++e) v.push_back(placement_rank(p, 0, 0, e, s));
-  return v;
-}
 
 Seconds isolated(const std::vector<sim::Collective>& cs, const sim::NetworkSpec& net) {
   Seconds t;
@@ -51,8 +85,9 @@ PlanCosts plan_costs(const ModelSpec& model, const TrainingSpec& training,
                      const topo::ClusterSpec& cluster, const Plan& plan, const OpCostModel& cost) {
   const LayerShape shape = LayerShape::of(model, training, plan);
   const sim::NetworkSpec net = cluster.network(false);
-  const int cp_per_node = plan.cp > 1 ? per_domain(cp_members(plan, 0), net) : 1;
-  const int ep_per_node = plan.ep > 1 ? per_domain(ep_members(plan, 0), net) : 1;
+  const sim::GroupShape tp_group = line_shape(plan, "tp", net);
+  const sim::GroupShape cp_group = line_shape(plan, "cp", net);
+  const sim::GroupShape ep_group = line_shape(plan, "ep", net);
   auto layer = [&](const LayerShape& x) {
     LayerCosts l;
     l.forward = cost.total(layer_forward(x));
@@ -65,17 +100,17 @@ PlanCosts plan_costs(const ModelSpec& model, const TrainingSpec& training,
       if (std::holds_alternative<Gemm>(op.kind) && !attention_gemm(op)) l.backward_gemms += cost.time(op);
     l.attention_forward = cost.total(attention_forward(x));
     l.attention_backward = cost.total(attention_backward(x));
-    l.tp = isolated(layer_tp_collectives(x, net.gpus_per_node), net);
+    l.tp = isolated(layer_tp_collectives(x, tp_group), net);
     if (plan.tp_overlap) {
-      std::vector<sim::Collective> hidden = layer_tp_collectives(x, net.gpus_per_node), last = hidden;
+      std::vector<sim::Collective> hidden = layer_tp_collectives(x, tp_group), last = hidden;
       for (auto& c : hidden) c.buffer = c.buffer * ((plan.tp - 1.0) / plan.tp);
       for (auto& c : last) c.buffer = c.buffer * (1.0 / plan.tp);
       l.tp_hidden = isolated(hidden, net);
       l.tp_last = isolated(last, net);
     }
-    l.cp_forward = isolated(layer_cp_collectives(x, cp_per_node), net);
-    l.cp_backward = isolated(layer_cp_collectives_backward(x, cp_per_node), net);
-    l.ep = isolated(layer_ep_collectives(x, ep_per_node), net);
+    l.cp_forward = isolated(layer_cp_collectives(x, cp_group), net);
+    l.cp_backward = isolated(layer_cp_collectives_backward(x, cp_group), net);
+    l.ep = isolated(layer_ep_collectives(x, ep_group), net);
     return l;
   };
   PlanCosts c;
@@ -85,7 +120,7 @@ PlanCosts plan_costs(const ModelSpec& model, const TrainingSpec& training,
   c.embedding_backward = cost.total(embedding_backward(shape));
   c.head_forward = cost.total(head_forward(shape));
   c.head_backward = cost.total(head_backward(shape));
-  if (auto e = embedding_tp_collective(shape, net.gpus_per_node))
+  if (auto e = embedding_tp_collective(shape, tp_group))
     c.embedding_tp = sim::isolated_time(sim::lower(*e, net), net);
   return c;
 }
@@ -186,22 +221,42 @@ class Builder {
     return passes_[(static_cast<std::size_t>(mb) * vstages_ + vs) * 2 + (forward ? 0 : 1)];
   }
 
-  // Groups of the GPUs of stage `s` that agree on every coordinate `key` returns, each ordered
-  // by global rank; the group of the stage's representative first.
+  // Groups of the GPUs of stage `s` that agree on the coordinate `key` returns (a dense index,
+  // below tp x cp x dp), each ordered by global rank; the group of the stage's representative
+  // first.
   template <class Key>
   Groups groups_of(int s, Key key) {
-    std::map<std::vector<int>, std::vector<int>> by_key;
+    std::map<long long, std::vector<int>> by_key;
     for (int t = 0; t < plan_.tp; ++t)
       for (int c = 0; c < plan_.cp; ++c)
-        for (int d = 0; d < plan_.dp; ++d) by_key[key(t, c, d)].push_back(placement_rank(plan_, t, c, d, s));
+        for (int d = 0; d < plan_.dp; ++d) by_key[key(t, c, d)].push_back(rank(t, c, d, s));
     auto inst = std::make_shared<GroupInstances>();
-    const std::vector<int> own = key(0, 0, 0);
+    inst->reserve(by_key.size());
+    const long long own = key(0, 0, 0);
     for (auto& [k, members] : by_key) {
       std::sort(members.begin(), members.end());
-      if (k == own) inst->insert(inst->begin(), members);
-      else inst->push_back(members);
+      if (k == own) inst->insert(inst->begin(), std::move(members));
+      else inst->push_back(std::move(members));
     }
-    return Groups{inst, sim::GroupShape{static_cast<int>(inst->front().size()), per_domain(inst->front(), net_)}};
+    return Groups{inst, sim::slowest_shape(*inst, net_)};
+  }
+
+  // placement_rank without parsing the order for every GPU: the stride of each coordinate.
+  int rank(int t, int c, int d, int s) const {
+    const int ep = std::max(1, plan_.ep);
+    return t * stride_[0] + c * stride_[1] + (d % ep) * stride_[2] + (d / ep) * stride_[3] + s * stride_[4];
+  }
+  void prepare_strides() {
+    for (int i = 0; i < 5; ++i) {
+      // placement_rank is linear in each coordinate: its value at 1 is the stride.
+      int coords[5] = {0, 0, 0, 0, 0};
+      coords[i] = 1;
+      const int ep = std::max(1, plan_.ep);
+      const bool has = (i == 0 && plan_.tp > 1) || (i == 1 && plan_.cp > 1) || (i == 2 && ep > 1) ||
+                       (i == 3 && plan_.dp / ep > 1) || (i == 4 && plan_.pp > 1);
+      stride_[static_cast<std::size_t>(i)] =
+          has ? placement_rank(plan_, coords[0], coords[1], coords[2] + coords[3] * ep, coords[4]) : 0;
+    }
   }
 
   // Splits every group of `all` into shard groups of `shard` consecutive members, and the
@@ -225,27 +280,37 @@ class Builder {
         replicas->push_back(std::move(r));
       }
     }
-    g.shard = Groups{shards, sim::GroupShape{shard, per_domain(shards->front(), net_)}};
-    g.replica = Groups{replicas, sim::GroupShape{size / shard, per_domain(replicas->front(), net_)}};
+    g.shard = Groups{shards, sim::slowest_shape(*shards, net_)};
+    g.replica = Groups{replicas, sim::slowest_shape(*replicas, net_)};
     return g;
   }
 
   void prepare_costs() {
+    prepare_strides();
     costs_ = plan_costs(model_, train_, cluster_, plan_, cost_);
-    tp_contends_ = plan_.tp > net_.gpus_per_node;
-    tp_ = layer_tp_collectives(shape_, net_.gpus_per_node);
-    moe_tp_ = layer_tp_collectives(moe_shape_, net_.gpus_per_node);
-    emb_tp_ = embedding_tp_collective(shape_, net_.gpus_per_node);
+    // TP groups have no instances: their traffic stays on the representative GPU's ports, at the
+    // loads of the slowest TP group's layout (one that straddles two nodes contends for the NICs).
+    const sim::GroupShape tp_group = line_shape(plan_, "tp", net_);
+    tp_contends_ = tp_group.nodes() > 1;
+    tp_ = layer_tp_collectives(shape_, tp_group);
+    moe_tp_ = layer_tp_collectives(moe_shape_, tp_group);
+    emb_tp_ = embedding_tp_collective(shape_, tp_group);
     const int ep = std::max(1, plan_.ep);
     for (int s = 0; s < plan_.pp; ++s) {
       // Data parallelism spans dp x cp; experts are replicated over the same GPUs with the same
       // expert rank (d mod ep), and exchange tokens with the GPUs of the other expert ranks.
-      const Groups dense = groups_of(s, [](int t, int, int) { return std::vector<int>{t}; });
-      const Groups expert = groups_of(s, [ep](int t, int, int d) { return std::vector<int>{t, d % ep}; });
+      const long long cp = plan_.cp, dp = plan_.dp;
+      const Groups dense = groups_of(s, [](int t, int, int) { return static_cast<long long>(t); });
+      const Groups expert = groups_of(s, [ep](int t, int, int d) { return static_cast<long long>(t) * ep + d % ep; });
       dense_dp_.push_back(sharded(dense, plan_.shard > 0 ? plan_.shard : 0));
       expert_dp_.push_back(sharded(expert, plan_.shard > 0 ? expert_shard_group(plan_) : 0));
-      cp_groups_.push_back(groups_of(s, [](int t, int, int d) { return std::vector<int>{t, d}; }));
-      ep_groups_.push_back(groups_of(s, [ep](int t, int c, int d) { return std::vector<int>{t, c, d / ep}; }));
+      // CP and EP collectives are priced at the layout plan_costs uses (their slowest over the
+      // plan), so that the lower bound holds; their instances route the flows.
+      cp_groups_.push_back(groups_of(s, [dp](int t, int, int d) { return t * dp + d; }));
+      cp_groups_.back().shape = line_shape(plan_, "cp", net_);
+      ep_groups_.push_back(
+          groups_of(s, [ep, cp, dp](int t, int c, int d) { return (t * cp + c) * dp + d / ep; }));
+      ep_groups_.back().shape = line_shape(plan_, "ep", net_);
     }
     const bool sharded_act = shape_.sequence_parallel || train_.p2p_scatter_gather;
     p2p_bytes_ = Bytes(static_cast<double>(shape_.tokens()) * model_.hidden * shape_.element_bytes /
@@ -334,8 +399,8 @@ class Builder {
   // they arrive; all-to-all blocks the compute stream before and after the attention.
   void attention_pass(Pass& ps, bool forward, Seconds attention, int s, int mb, int layer, Category cat) {
     const Groups& g = cp_groups_[static_cast<std::size_t>(s)];
-    const std::vector<Collective> cs = forward ? layer_cp_collectives(shape_, g.shape.per_node)
-                                               : layer_cp_collectives_backward(shape_, g.shape.per_node);
+    const std::vector<Collective> cs = forward ? layer_cp_collectives(shape_, g.shape)
+                                               : layer_cp_collectives_backward(shape_, g.shape);
     if (cs.empty()) {
       kernels(ps, cat, attention, s, mb, layer);
       return;
@@ -355,7 +420,7 @@ class Builder {
   void ep_pass(Pass& ps, bool moe, int s, int mb, int layer) {
     if (!moe) return;
     const Groups& g = ep_groups_[static_cast<std::size_t>(s)];
-    for (const Collective& c : layer_ep_collectives(moe_shape_, g.shape.per_node))
+    for (const Collective& c : layer_ep_collectives(moe_shape_, g.shape))
       blocking(ps, c, contends(g), g.instances, Category::ep_comm, s, mb, layer);
   }
 
@@ -473,7 +538,7 @@ class Builder {
         for (int c = 0; c < plan_.cp; ++c)
           for (int d = 0; d < plan_.dp; ++d)
             if (t != 0 || c != 0 || d != 0)
-              v->emplace_back(placement_rank(plan_, t, c, d, from), placement_rank(plan_, t, c, d, to));
+              v->emplace_back(rank(t, c, d, from), rank(t, c, d, to));
       pairs = std::move(v);
     }
     return pairs;
@@ -742,11 +807,10 @@ class Builder {
     // Tied input and output embeddings on different stages sum their gradients.
     if (plan_.pp > 1 && model_.tied_embeddings && (s == 0 || s == plan_.pp - 1)) {
       const int other = stage_rank(plan_, s == 0 ? plan_.pp - 1 : 0);
-      const int per_node = net_.node_of(other) == net_.node_of(gpu) ? 2 : 1;
       const Collective c{CollectiveOp::all_reduce,
                          Bytes(static_cast<double>(model_.vocab) * model_.hidden / plan_.tp *
                                train_.grad_reduce_bytes()),
-                         sim::GroupShape{2, per_node}};
+                         sim::shape_of({gpu, other}, net_)};
       const TaskId e = add(Task{CollectiveWork{c, true, {}}, gpu, Lane::reduce, Category::dp_comm, s, -1, -1});
       if (last_reduce == kNone) graph_.precede(stage_last_, e);
       last_reduce = e;
@@ -800,6 +864,7 @@ class Builder {
   std::vector<Collective> tp_, moe_tp_;
   std::optional<Collective> emb_tp_;
   bool tp_contends_ = false;
+  std::array<int, 5> stride_{};  // rank strides of tp, cp, expert, data-parallel replica, stage
   std::vector<DataGroups> dense_dp_, expert_dp_;  // per stage
   std::vector<Groups> cp_groups_, ep_groups_;     // per stage
   std::map<std::pair<int, int>, std::shared_ptr<const sim::TransferPairs>> p2p_siblings_;

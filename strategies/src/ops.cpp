@@ -329,9 +329,8 @@ Op optimizer_step(double params) {
   return elementwise("adam", params * 34.0);
 }
 
-std::vector<sim::Collective> layer_tp_collectives(const LayerShape& x, int tp_per_node) {
+std::vector<sim::Collective> layer_tp_collectives(const LayerShape& x, sim::GroupShape group) {
   if (x.tp <= 1) return {};
-  const sim::GroupShape group{x.tp, std::min(x.tp, tp_per_node)};
   const Bytes act(static_cast<double>(x.tokens()) * static_cast<double>(x.hidden) * x.element_bytes);
   // A MoE MLP's TP collectives carry the routed token copies: the experts' TP shards all see
   // every copy (Megatron-LM gathers them over the TP group after the dispatch and reduce-scatters
@@ -345,13 +344,8 @@ std::vector<sim::Collective> layer_tp_collectives(const LayerShape& x, int tp_pe
           {sim::CollectiveOp::reduce_scatter, mlp, group}};
 }
 
-namespace {
-sim::GroupShape group_of(int size, int per_node) { return sim::GroupShape{size, std::min(size, per_node)}; }
-}  // namespace
-
-std::vector<sim::Collective> layer_cp_collectives(const LayerShape& x, int cp_per_node) {
+std::vector<sim::Collective> layer_cp_collectives(const LayerShape& x, sim::GroupShape g) {
   if (x.cp <= 1) return {};
-  const sim::GroupShape g = group_of(x.cp, cp_per_node);
   const double E = x.element_bytes, t = x.tp;
   const double T = static_cast<double>(x.tokens()), h = static_cast<double>(x.hidden);
   const double kv = static_cast<double>(x.kv_width);
@@ -361,9 +355,8 @@ std::vector<sim::Collective> layer_cp_collectives(const LayerShape& x, int cp_pe
           {sim::CollectiveOp::all_to_all, Bytes(E * T * h / t), g}};
 }
 
-std::vector<sim::Collective> layer_cp_collectives_backward(const LayerShape& x, int cp_per_node) {
+std::vector<sim::Collective> layer_cp_collectives_backward(const LayerShape& x, sim::GroupShape g) {
   if (x.cp <= 1) return {};
-  const sim::GroupShape g = group_of(x.cp, cp_per_node);
   const double E = x.element_bytes, t = x.tp;
   const double T = static_cast<double>(x.tokens()), h = static_cast<double>(x.hidden);
   const double kv = static_cast<double>(x.kv_width);
@@ -375,20 +368,19 @@ std::vector<sim::Collective> layer_cp_collectives_backward(const LayerShape& x, 
           {sim::CollectiveOp::all_to_all, Bytes(E * T * (h + 2 * kv) / t), g}};
 }
 
-std::vector<sim::Collective> layer_ep_collectives(const LayerShape& x, int ep_per_node) {
+std::vector<sim::Collective> layer_ep_collectives(const LayerShape& x, sim::GroupShape g) {
   if (!x.moe || x.ep <= 1) return {};
   // Each TP rank exchanges its 1/tp share of the token copies (Megatron-LM's all-to-all
   // dispatcher: the TP group splits the tokens before the exchange).
   const Bytes copies(x.routed_tokens() * static_cast<double>(x.hidden) * x.element_bytes / x.tp);
-  const sim::GroupShape g = group_of(x.ep, ep_per_node);
   return {{sim::CollectiveOp::all_to_all, copies, g}, {sim::CollectiveOp::all_to_all, copies, g}};
 }
 
-std::optional<sim::Collective> embedding_tp_collective(const LayerShape& x, int tp_per_node) {
+std::optional<sim::Collective> embedding_tp_collective(const LayerShape& x, sim::GroupShape group) {
   if (x.tp <= 1) return std::nullopt;
   const Bytes act(static_cast<double>(x.tokens()) * static_cast<double>(x.hidden) * x.element_bytes);
   return sim::Collective{x.sequence_parallel ? sim::CollectiveOp::reduce_scatter : sim::CollectiveOp::all_reduce,
-                         act, sim::GroupShape{x.tp, std::min(x.tp, tp_per_node)}};
+                         act, group};
 }
 
 Seconds OpCostModel::total(const std::vector<Op>& ops) const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
@@ -38,10 +39,15 @@ std::string gib(sim::Bytes b) {
 }
 
 std::vector<int> divisors(int n) {
-  std::vector<int> out;
-  for (int d = 1; d <= n; ++d)
-    if (n % d == 0) out.push_back(d);
-  return out;
+  // Trial division up to sqrt(n): n may be a million GPUs.
+  std::vector<int> low, high;
+  for (int d = 1; static_cast<long long>(d) * d <= n; ++d)
+    if (n % d == 0) {
+      low.push_back(d);
+      if (d != n / d) high.push_back(n / d);
+    }
+  low.insert(low.end(), high.rbegin(), high.rend());
+  return low;
 }
 
 // Context parallelism splits sequences evenly in 2 x cp chunks (two per rank, for the causal
@@ -66,7 +72,8 @@ Verdict context_problem(const Problem& pb, const Plan& p) {
 Verdict structural_problem(const Problem& pb, const Plan& p, bool tp_within_node) {
   const ModelSpec& m = pb.model;
   const topo::ClusterSpec& c = pb.cluster;
-  const int gpn = std::min(c.gpus_per_node, c.gpus);
+  // TP stays inside an NVLink domain: a node of 8, or a rack of 72 GPUs.
+  const int gpn = c.domain();
   if (!c.gpu.supports(pb.training.precision))
     return problem("precision unsupported", c.gpu.name + " has no " +
                                                 std::string(topo::to_string(pb.training.precision)) + " matrix units");
@@ -78,19 +85,11 @@ Verdict structural_problem(const Problem& pb, const Plan& p, bool tp_within_node
                                                    std::to_string(m.heads) + " / kv_heads=" + std::to_string(m.kv_heads));
   if (m.ffn % p.tp != 0)
     return problem("tp does not divide ffn", "tp=" + std::to_string(p.tp) + " does not divide ffn=" + std::to_string(m.ffn));
-  if (p.tp > gpn) {
-    if (tp_within_node)
-      return problem("tp spans nodes", "tp=" + std::to_string(p.tp) + " exceeds " + std::to_string(gpn) +
-                                           " GPUs per node (allow with search.tp_within_node: false)");
-    if (p.tp % gpn != 0)
-      return problem("tp spans nodes unevenly", "tp=" + std::to_string(p.tp) + " is not a multiple of " +
-                                                    std::to_string(gpn) + " GPUs per node");
-  }
-  const int stage_gpus = p.tp * p.cp * p.dp;
-  if (stage_gpus % gpn != 0 && gpn % stage_gpus != 0)
-    return problem("stage not aligned to nodes", "a stage spans tp x cp x dp = " + std::to_string(stage_gpus) +
-                                                     " GPUs, which neither fills nor divides a node of " +
-                                                     std::to_string(gpn));
+  // Groups laid over nodes unevenly (tp=6 on 8-GPU nodes, a stage of 12 GPUs) are modelled: the
+  // traffic that leaves a node crosses its NICs (sim::GroupShape).
+  if (p.tp > gpn && tp_within_node)
+    return problem("tp spans nodes", "tp=" + std::to_string(p.tp) + " exceeds the " + std::to_string(gpn) +
+                                         " GPUs of an NVLink domain (allow with search.tp_within_node: false)");
   if (p.vpp < 1 || m.layers < p.pp * p.vpp)
     return problem("fewer layers than stages", "layers=" + std::to_string(m.layers) +
                                                    " cannot fill pp x vpp = " + std::to_string(p.pp * p.vpp) + " stages");
@@ -144,6 +143,9 @@ Verdict structural_problem(const Problem& pb, const Plan& p, bool tp_within_node
 Verdict check_plan(const Problem& pb, const Plan& p, bool tp_within_node) {
   if (auto s = structural_problem(pb, p, tp_within_node)) return s;
   const MemoryReport mem = plan_memory(pb.model, pb.training, p, pb.cluster.gpu.reserved_memory);
+  if (!std::isfinite(mem.peak.total().value()))  // NaN would pass the comparison below
+    return problem("memory not finite", "stage " + std::to_string(mem.peak.stage) +
+                                            " needs a memory that is not a finite number of bytes (check the inputs)");
   if (mem.peak.total() > pb.cluster.gpu.memory)
     return problem("out of memory", "stage " + std::to_string(mem.peak.stage) + " needs " + gib(mem.peak.total()) +
                                         " of " + gib(pb.cluster.gpu.memory) + ", " +
@@ -258,10 +260,9 @@ Enumeration enumerate_plans(const Problem& pb, const SearchSpace& sp) {
         if (!sp.micro_batch.values.empty()) {
           mbs = sp.micro_batch.values;
         } else {
-          for (int b = 1; b <= std::max(1, per_replica); ++b)
-            if (per_replica % b == 0 && b <= sp.micro_batch.max.value_or(sp.max_micro_batch) &&
-                sp.micro_batch.allows(b))
-              mbs.push_back(b);
+          const int most = std::min(std::max(1, per_replica), sp.micro_batch.max.value_or(sp.max_micro_batch));
+          for (int b = 1; b <= most; ++b)
+            if (per_replica % b == 0 && sp.micro_batch.allows(b)) mbs.push_back(b);
           if (mbs.empty()) mbs.push_back(1);  // counted below as a batch that does not divide
         }
         for (int mb : mbs) {
@@ -308,11 +309,29 @@ Enumeration enumerate_plans(const Problem& pb, const SearchSpace& sp) {
 Seconds step_time_bound(const Problem& pb, const Plan& p) {
   const PlanCosts c = plan_costs(pb.model, pb.training, pb.cluster, p, *pb.cost);
   const int m = p.microbatches(pb.training.global_batch);
-  Seconds best;
+  const std::vector<int> chunks = virtual_stage_layers(pb.model.layers, p.pp, p.vpp);
+  const bool split = p.schedule == Schedule::zb_h1 && p.pp > 1;
+  // Stage s starts with the first micro-batch's forward of its first chunk (virtual stage s),
+  // which needs that forward on every earlier stage; its last backward (of the same chunk)
+  // precedes the last micro-batch's backward on every earlier stage. Its compute stream runs in
+  // between. (Under ZB-H1 its deferred weight passes may run beside that backward chain.)
+  Seconds best, before_f, before_b;
   for (int s = 0; s < p.pp; ++s) {
     const double local = optimizer_params(pb.model, pb.training, p, s);
-    const Seconds t = c.stage_compute(pb.model, p, s, m) + pb.cost->time(optimizer_step(local));
-    best = std::max(best, t);
+    const Seconds work = c.stage_compute(pb.model, p, s, m);
+    const Seconds optimizer = pb.cost->time(optimizer_step(local));
+    best = std::max({best, before_f + work + optimizer, before_f + work + (split ? Seconds() : before_b)});
+    // This stage's share of the chains: its first chunk's kernels for one micro-batch.
+    const int first = first_layer_of(pb.model, p, s);
+    Seconds f, b;
+    for (int i = 0; i < chunks[static_cast<std::size_t>(s)]; ++i) {
+      const LayerCosts& l = pb.model.moe_layer(first + i) ? c.moe : c.dense;
+      f += l.forward;
+      b += l.backward;
+    }
+    if (s == 0) f += c.embedding_forward, b += c.embedding_backward;
+    before_f += f;
+    before_b += b;
   }
   return best;
 }
@@ -327,6 +346,9 @@ PlanResult evaluate(const Problem& pb, const Plan& p, const sim::ReplayBackend& 
   const sim::ReplayResult replay = backend.replay(graph, pb.cluster.network());
   r.backend = std::string(backend.name());
   r.breakdown = sim::summarize(graph, replay);
+  if (!std::isfinite(r.breakdown.step.value()) || r.breakdown.step.value() < 0)
+    throw std::runtime_error("the " + r.backend + " replay of " + p.to_string() + " gave a step time of " +
+                             std::to_string(r.breakdown.step.value()) + " s");
   r.tasks = graph.size();
   r.events = replay.events;
   r.wall_seconds = replay.wall_seconds;
@@ -344,6 +366,15 @@ double mfu(const Problem& pb, Seconds step) {
 
 namespace {
 
+// A finite number written by `put` or `serialize`; throws std::runtime_error otherwise.
+double finite_number(const std::string& s) {
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v))
+    throw std::runtime_error("malformed replay result ('" + s.substr(0, 40) + "' is not a finite number)");
+  return v;
+}
+
 void put(std::ostringstream& os, const sim::GpuBreakdown& b) {
   char buf[640];
   std::snprintf(buf, sizeof buf, "%d %a %a %a %a %a %a %a %a %a %a\n", b.gpu, b.forward.value(), b.backward.value(),
@@ -358,7 +389,7 @@ sim::GpuBreakdown get(std::istringstream& is) {
   is >> b.gpu;
   for (auto& x : f) is >> x;
   if (!is) throw std::runtime_error("malformed replay result");
-  auto d = [](const std::string& s) { return Seconds(std::strtod(s.c_str(), nullptr)); };
+  auto d = [](const std::string& s) { return Seconds(finite_number(s)); };
   b.forward = d(f[0]);
   b.backward = d(f[1]);
   b.recompute = d(f[2]);
@@ -396,10 +427,11 @@ PlanResult deserialize(const std::string& text, const Plan& plan, const MemoryRe
   std::size_t n = 0;
   is >> r.backend >> step >> tasks >> events >> wall >> n;
   if (!is) throw std::runtime_error("malformed replay result");
-  r.breakdown.step = Seconds(std::strtod(step.c_str(), nullptr));
+  r.breakdown.step = Seconds(finite_number(step));
   r.tasks = tasks;
   r.events = events;
-  r.wall_seconds = std::strtod(wall.c_str(), nullptr);
+  r.wall_seconds = finite_number(wall);
+  if (n > (1u << 24)) throw std::runtime_error("malformed replay result (" + std::to_string(n) + " GPUs)");
   r.breakdown.mean = get(is);
   for (std::size_t i = 0; i < n; ++i) r.breakdown.per_gpu.push_back(get(is));
   return r;
@@ -420,6 +452,12 @@ SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOpt
     if (opt.progress) opt.progress(s);
   };
   SearchResult out;
+  auto fail = [&](FailedPlan f) {
+    ++out.stats.failed;
+    out.stats.errors.push_back(f.plan.to_string() + ": " + f.error);
+    say("replay failed (" + f.backend + "): " + out.stats.errors.back());
+    out.failed.push_back(std::move(f));
+  };
   Enumeration en = enumerate_plans(pb, space);
   out.stats.enumerated = en.enumerated;
   out.stats.feasible = static_cast<std::int64_t>(en.feasible.size());
@@ -440,7 +478,8 @@ SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOpt
     if (a.bound != b.bound) return a.bound < b.bound;
     return en.feasible[a.index].plan.to_string() < en.feasible[b.index].plan.to_string();
   });
-  const std::size_t keep = static_cast<std::size_t>(std::max(1, opt.finalists));
+  const std::size_t keep = static_cast<std::size_t>(std::max({1, opt.finalists, opt.keep}));
+  const std::size_t finalist_count = static_cast<std::size_t>(std::max(1, opt.finalists));
   const auto analytical = sim::make_analytical_backend();
   std::vector<PlanResult> screened;
   std::vector<Seconds> best;  // sorted times of screened plans
@@ -450,9 +489,14 @@ SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOpt
       continue;
     }
     const Candidate& c = en.feasible[it.index];
-    PlanResult r = evaluate(pb, c.plan, *analytical, Granularity::chunk);
-    best.insert(std::upper_bound(best.begin(), best.end(), r.step_time()), r.step_time());
-    screened.push_back(std::move(r));
+    try {
+      PlanResult r = evaluate(pb, c.plan, *analytical, Granularity::chunk);
+      best.insert(std::upper_bound(best.begin(), best.end(), r.step_time()), r.step_time());
+      screened.push_back(std::move(r));
+    } catch (const std::exception& e) {
+      // A plan that passed the checks must replay; if it does not, it is reported, not dropped.
+      fail(FailedPlan{c.plan, c.memory, "analytical", e.what(), std::nullopt});
+    }
     ++out.stats.screened;
     if (out.stats.screened % 200 == 0)
       say("screened " + std::to_string(out.stats.screened) + " of " + std::to_string(order.size()) + " plans");
@@ -461,7 +505,7 @@ SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOpt
   say("screened " + std::to_string(out.stats.screened) + " plans analytically, " +
       std::to_string(out.stats.bounded) + " skipped by the lower bound");
 
-  const std::size_t finals = std::min(keep, screened.size());
+  const std::size_t finals = std::min(finalist_count, screened.size());
   std::vector<PlanResult> finalists;
   std::vector<bool> is_final(screened.size(), false);
   if (opt.use_simgrid && finals > 0) {
@@ -474,16 +518,20 @@ SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOpt
         return serialize(evaluate(pb, plan, *backend, Granularity::layer));
       });
     }
-    const auto results = sim::run_isolated(jobs, opt.jobs);
+    const auto results = sim::run_isolated(jobs, opt.jobs, opt.replay_timeout_s);
     for (std::size_t i = 0; i < finals; ++i) {
+      is_final[i] = true;
+      std::string error = results[i].error;
       if (results[i].ok) {
-        finalists.push_back(deserialize(results[i].payload, screened[i].plan, screened[i].memory));
-        is_final[i] = true;
-        ++out.stats.simulated;
-      } else {
-        ++out.stats.failed;
-        out.stats.errors.push_back(screened[i].plan.to_string() + ": " + results[i].error);
+        try {
+          finalists.push_back(deserialize(results[i].payload, screened[i].plan, screened[i].memory));
+          ++out.stats.simulated;
+          continue;
+        } catch (const std::exception& e) {
+          error = e.what();
+        }
       }
+      fail(FailedPlan{screened[i].plan, screened[i].memory, "simgrid", error, screened[i].step_time()});
     }
     std::sort(finalists.begin(), finalists.end(), faster);
   }

@@ -140,3 +140,80 @@ TEST_CASE("collective: a partial NCCL loop runs at the partial-loop efficiency")
   CHECK(small.load.scale_up.value() == doctest::Approx(2.0 * 7 / 8 * 16 * kMiB / 0.5));
   CHECK(full.load.scale_up.value() == doctest::Approx(2.0 * 7 / 8 * 24 * kMiB));
 }
+
+TEST_CASE("collective: the shape of a group laid over 8-GPU domains, even or not") {
+  const NetworkSpec n = net();
+  CHECK(shape_of({0, 1, 2, 3, 4, 5}, n) == GroupShape{6, 6});
+  const GroupShape straddling = shape_of({6, 7, 8, 9, 10, 11}, n);  // 2 GPUs in node 0, 4 in node 1
+  CHECK(straddling == GroupShape{6, 2, 2, 4});
+  CHECK_FALSE(straddling.even());
+  CHECK(straddling.nodes() == 2);
+  CHECK(straddling.max_per_node() == 4);
+  CHECK(shape_of({0, 6, 12, 18}, n) == GroupShape{4, 1, 3, 2});  // data parallelism of tp=6
+  CHECK(shape_of({0, 8, 16}, n) == GroupShape{3, 1});
+  CHECK(shape_of({0, 8, 16}, n).even());
+  // The slowest instance prices them all: the one spread over the most domains.
+  CHECK(slowest_shape({{0, 1, 2, 3, 4, 5}, {6, 7, 8, 9, 10, 11}}, n) == straddling);
+  CHECK_THROWS_AS(shape_of({}, n), std::invalid_argument);
+  CHECK_THROWS_AS(shape_of({0, 4096}, n), std::invalid_argument);
+  CHECK_THROWS_AS(slowest_shape({{0, 1}, {2}}, n), std::invalid_argument);
+  // A shape no layout has is refused.
+  CHECK_THROWS_AS(lower({CollectiveOp::all_reduce, Bytes(1), {6, 4, 2, 3}}, n), std::invalid_argument);
+  CHECK_THROWS_AS(lower({CollectiveOp::all_reduce, Bytes(1), {6, 2, 1, 4}}, n), std::invalid_argument);
+}
+
+TEST_CASE("collective: an uneven group runs at its busiest ports: NVLink of its fullest domain, NIC of its emptiest") {
+  const NetworkSpec n = net();
+  const double S = 1e9;
+  // Ring all-reduce over 6 ranks, 2 in one node and 4 in the next: every rank sends 2(n-1)/n S;
+  // a domain's members share one ring exit per channel, so the 2-rank domain's NICs carry half.
+  const Collective c{CollectiveOp::all_reduce, Bytes(S), {6, 2, 2, 4}, Algorithm::ring};
+  const auto cost = lower(c, n);
+  const double sent = 2.0 * 5 / 6 * S;
+  CHECK(cost.load.scale_up.value() == doctest::Approx(sent * 3 / 4));
+  CHECK(cost.load.scale_out.value() == doctest::Approx(sent / 2));
+  CHECK(cost.steps == 10);
+  // Per-rail algorithms need the same ranks in every domain.
+  CHECK_FALSE(applicable(Algorithm::hierarchical, CollectiveOp::all_reduce, c.group, n));
+  CHECK(applicable(Algorithm::hierarchical, CollectiveOp::all_reduce, GroupShape{8, 4}, n));
+  // The tree and the all-to-all follow the same rule.
+  const auto tree = lower({CollectiveOp::all_reduce, Bytes(S), {6, 2, 2, 4}, Algorithm::tree}, n);
+  CHECK(tree.load.scale_out.value() == doctest::Approx(2 * S / (2.0 * 2)));  // an edge in each tree, 2 NICs
+  CHECK(tree.load.scale_up.value() == doctest::Approx(2 * S * 3 / 4));
+  const auto a2a = lower({CollectiveOp::all_to_all, Bytes(S), {6, 2, 2, 4}}, n);
+  CHECK(a2a.load.scale_out.value() == doctest::Approx(S * 4 / 6));  // a 2-rank domain's members send to 4 others
+  CHECK(a2a.load.scale_up.value() == doctest::Approx(S * 3 / 6));   // a 4-rank domain's to 3 neighbours
+
+  // Its flows: on a non-blocking fabric the bottleneck is the isolated time's, and every domain
+  // sends the ring's whole traffic across.
+  const auto fabric = n.links();
+  LinkLoads loads(*fabric);
+  for (auto algo : {Algorithm::ring, Algorithm::tree}) {
+    const Collective u{CollectiveOp::all_reduce, Bytes(S), {6, 2, 2, 4}, algo};
+    const auto uc = lower(u, n);
+    std::vector<Flow> flows;
+    append_flows(u, uc, {6, 7, 8, 9, 10, 11}, n, flows);
+    CAPTURE(to_string(algo));
+    CHECK(fabric_time(uc, flows, loads).value() == doctest::Approx(isolated_time(uc, n).value()));
+    double across = 0;
+    for (const Flow& f : flows)
+      if (n.node_of(f.src) == 0 && n.node_of(f.dst) == 1) across += f.bytes;
+    CHECK(across == doctest::Approx(algo == Algorithm::ring ? sent : S));  // the tree: S/2 per tree
+  }
+  std::vector<Flow> flows;
+  const Collective ua{CollectiveOp::all_to_all, Bytes(S), {6, 2, 2, 4}};
+  append_flows(ua, lower(ua, n), {6, 7, 8, 9, 10, 11}, n, flows);
+  CHECK(fabric_time(lower(ua, n), flows, loads).value() == doctest::Approx(isolated_time(lower(ua, n), n).value()));
+  double total = 0;
+  for (const Flow& f : flows) total += f.bytes;
+  CHECK(total == doctest::Approx(6 * S * 5 / 6));  // every rank sends 1/n of its buffer to each other rank
+
+  // An even shape whose instance is laid out otherwise (a sibling group) is routed as it lies.
+  const Collective even{CollectiveOp::all_reduce, Bytes(S), {6, 6}, Algorithm::ring};
+  flows.clear();
+  append_flows(even, lower(even, n), {6, 7, 8, 9, 10, 11}, n, flows);
+  double out = 0;
+  for (const Flow& f : flows)
+    if (n.node_of(f.src) != n.node_of(f.dst)) out += f.bytes;
+  CHECK(out > 0);
+}

@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 
 #include <stdexcept>
+#include <string>
 
 #include "network.hpp"
+#include "strata/sim/isolated.hpp"
 #include "strata/sim/replay.hpp"
 
 using namespace strata::sim;
@@ -116,4 +118,27 @@ TEST_CASE("replay: an inconsistent network is rejected") {
   g.add(compute(0, 1));
   CHECK_THROWS_AS((void)make_analytical_backend()->replay(g, n), std::invalid_argument);
   CHECK_THROWS_AS((void)make_simgrid_backend()->replay(g, n), std::invalid_argument);
+}
+
+TEST_CASE("replay: SimGrid on absurd link rates ends with an error, not a crash") {
+  // A rate no link has: SimGrid cannot finish the transfer. The replay must say so (it once
+  // released its activities after the engine and crashed).
+  for (double rate : {1e-300, 1e300}) {
+    CAPTURE(rate);
+    NetworkSpec n = net();
+    n.scale_out_bw = ByteRate(rate);
+    TaskGraph g;
+    const TaskId a = g.add(compute(0, 0.010));
+    const TaskId t = g.add(transfer(0, 8, 50e6));
+    g.precede(a, t);
+    const auto out = run_isolated({[&] {
+                                     const auto r = make_simgrid_backend()->replay(g, n);
+                                     return std::to_string(r.step_time.value());
+                                   }},
+                                  1, 60);
+    REQUIRE(out.size() == 1);
+    CHECK_FALSE(out[0].timed_out);
+    MESSAGE(out[0].ok << " " << out[0].payload << " " << out[0].error);
+    CHECK(out[0].error.find("signal") == std::string::npos);
+  }
 }

@@ -1,7 +1,10 @@
 #pragma once
 // Models and problems shared by the strategies tests.
 
+#include <algorithm>
+
 #include "strata/strategy/model.hpp"
+#include "strata/strategy/ops.hpp"
 #include "strata/strategy/search.hpp"
 #include "fixtures.hpp"
 #include "support.hpp"
@@ -22,6 +25,11 @@ inline strategy::ModelSpec gpt(int layers, int hidden, int heads, int seq = 2048
   m.activation = strategy::Activation::gelu;
   return m;
 }
+
+/// The layout of a layer's TP, CP or EP group on 8-GPU nodes when it is placed innermost.
+inline sim::GroupShape tp_group(const strategy::LayerShape& x) { return {x.tp, std::min(x.tp, 8)}; }
+inline sim::GroupShape cp_group(const strategy::LayerShape& x) { return {x.cp, std::min(x.cp, 8)}; }
+inline sim::GroupShape ep_group(const strategy::LayerShape& x) { return {x.ep, std::min(x.ep, 8)}; }
 
 inline strategy::TrainingSpec training(int global_batch, int seq = 2048,
                                        strategy::AttentionKernel a = strategy::AttentionKernel::unfused) {

@@ -126,20 +126,20 @@ TEST_CASE("ops: context parallelism splits tokens and causal attention evenly; i
     // Ring: gather the whole sequence's K and V (2 x kv x s per TP rank); backward gathers again
     // and reduce-scatters their gradients.
     const double E = 2, s = 32768, kv = 1024, h = 4096;
-    const auto ring = strategy::layer_cp_collectives(x, 8);
+    const auto ring = strategy::layer_cp_collectives(x, test::cp_group(x));
     REQUIRE(ring.size() == 1);
     CHECK(ring[0].op == sim::CollectiveOp::all_gather);
     CHECK(ring[0].buffer.value() == doctest::Approx(E * s * 2 * kv / 2));
     CHECK(ring[0].group.size == cp);
-    CHECK(strategy::layer_cp_collectives_backward(x, 8).size() == 2);
+    CHECK(strategy::layer_cp_collectives_backward(x, test::cp_group(x)).size() == 2);
     // All-to-all: q, k, v of the local tokens out, the attention output back.
     p.cp_comm = CpComm::all_to_all;
-    const auto a2a = strategy::layer_cp_collectives(LayerShape::of(m, t, p), 8);
+    const auto a2a = strategy::layer_cp_collectives(LayerShape::of(m, t, p), test::cp_group(LayerShape::of(m, t, p)));
     REQUIRE(a2a.size() == 2);
     CHECK(a2a[0].buffer.value() == doctest::Approx(E * s / cp * (h + 2 * kv) / 2));
     CHECK(a2a[1].buffer.value() == doctest::Approx(E * s / cp * h / 2));
   }
-  CHECK(strategy::layer_cp_collectives(one, 8).empty());
+  CHECK(strategy::layer_cp_collectives(one, test::cp_group(one)).empty());
 }
 
 TEST_CASE("ops: a MoE layer routes top_k x capacity token copies through its local experts") {
@@ -159,17 +159,17 @@ TEST_CASE("ops: a MoE layer routes top_k x capacity token copies through its loc
     if (op.name == "expert_up" || op.name == "expert_down") expert += op.flops.value();
   CHECK(rel(expert, 2 * 3 * h * f * T * 2 * 1.25) < 0.01);  // rows rounded up per expert
   // Dispatch and combine all-to-alls carry every copy's hidden vector.
-  const auto a2a = strategy::layer_ep_collectives(moe, 8);
+  const auto a2a = strategy::layer_ep_collectives(moe, test::ep_group(moe));
   REQUIRE(a2a.size() == 2);
   CHECK(a2a[0].op == sim::CollectiveOp::all_to_all);
   CHECK(a2a[0].buffer.value() == doctest::Approx(E * T * 2 * 1.25 * h));
   CHECK(a2a[0].group.size == 8);
-  CHECK(strategy::layer_ep_collectives(dense, 8).empty());
+  CHECK(strategy::layer_ep_collectives(dense, test::ep_group(dense)).empty());
   // With TP, the MoE MLP's collectives carry every routed copy; the attention's the tokens.
   auto tp = p;
   tp.tp = 2;
   tp.sequence_parallel = true;
-  const auto moe_tp = strategy::layer_tp_collectives(LayerShape::of(m, t, tp).moe_layer(m), 8);
+  const auto moe_tp = strategy::layer_tp_collectives(LayerShape::of(m, t, tp).moe_layer(m), test::tp_group(LayerShape::of(m, t, tp).moe_layer(m)));
   REQUIRE(moe_tp.size() == 4);
   CHECK(moe_tp[0].buffer.value() == doctest::Approx(E * T * h));
   CHECK(moe_tp[2].buffer.value() == doctest::Approx(E * T * h * 2 * 1.25));
@@ -378,14 +378,14 @@ TEST_CASE("builder: TP overlap hides all but the last of tp chunks of the TP tra
   // What stays exposed per layer and pass: the last 1/tp of each collective, with its latency.
   const auto shape = LayerShape::of(m, t, p);
   double last = 0, whole = 0;
-  for (auto col : strategy::layer_tp_collectives(shape, 8)) {
+  for (auto col : strategy::layer_tp_collectives(shape, test::tp_group(shape))) {
     whole += sim::isolated_time(sim::lower(col, c.network(false)), c.network(false)).value();
     col.buffer = col.buffer * (1.0 / 8);
     last += sim::isolated_time(sim::lower(col, c.network(false)), c.network(false)).value();
   }
   const int passes = 2 * 4 * 2;  // micro-batches x layers x (forward, backward)
   // The embedding's reduction on the first stage is not overlapped.
-  const auto emb = *strategy::embedding_tp_collective(shape, 8);
+  const auto emb = *strategy::embedding_tp_collective(shape, test::tp_group(shape));
   const double embedding = 2 * sim::isolated_time(sim::lower(emb, c.network(false)), c.network(false)).value();
   for (auto g : {strategy::Granularity::chunk, strategy::Granularity::layer}) {
     INFO("granularity " << static_cast<int>(g));

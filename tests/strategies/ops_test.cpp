@@ -62,16 +62,16 @@ TEST_CASE("ops: TP collectives are two all-reduces, or with SP two all-gathers a
   const auto m = test::gpt(1, 4096, 32);
   auto p = test::plan(8, 1, 1);
   const auto s = LayerShape::of(m, test::training(8), p);
-  const auto ar = strategy::layer_tp_collectives(s, 8);
+  const auto ar = strategy::layer_tp_collectives(s, test::tp_group(s));
   REQUIRE(ar.size() == 2);
   CHECK(ar[0].op == sim::CollectiveOp::all_reduce);
   CHECK(ar[0].buffer.value() == doctest::Approx(2048.0 * 4096 * 2));
   p.sequence_parallel = true;
-  const auto sp = strategy::layer_tp_collectives(LayerShape::of(m, test::training(8), p), 8);
+  const auto sp = strategy::layer_tp_collectives(LayerShape::of(m, test::training(8), p), test::tp_group(LayerShape::of(m, test::training(8), p)));
   REQUIRE(sp.size() == 4);
   CHECK(sp[0].op == sim::CollectiveOp::all_gather);
   CHECK(sp[1].op == sim::CollectiveOp::reduce_scatter);
-  CHECK(strategy::layer_tp_collectives(LayerShape::of(m, test::training(8), test::plan(1, 1, 1)), 8).empty());
+  CHECK(strategy::layer_tp_collectives(LayerShape::of(m, test::training(8), test::plan(1, 1, 1)), test::tp_group(LayerShape::of(m, test::training(8), test::plan(1, 1, 1)))).empty());
 }
 
 TEST_CASE("roofline: large GEMMs run at the matmul efficiency, small ones lose to quantisation") {

@@ -230,3 +230,38 @@ TEST_CASE("search: cp, ep and the sharding group are enumerated where they apply
   for (const auto& c : en.feasible) eps.insert(c.plan.ep);
   CHECK(eps == std::set<int>{1, 2, 4});
 }
+
+TEST_CASE("search: a finalist whose replay fails is reported as failed, never ranked on its analytical time") {
+  Fixture f;
+  auto sp = fixed_except_shape();
+  strategy::SearchOptions opt;
+  opt.finalists = 3;
+  opt.jobs = 2;
+  opt.use_simgrid = true;
+  const strategy::SearchResult good = strategy::search(f.pb(), sp, opt);
+  REQUIRE(good.complete());
+  REQUIRE(good.stats.simulated == 3);
+  REQUIRE(good.ranked.size() > 3);
+
+  // No SimGrid replay finishes in a microsecond: every finalist times out and is killed.
+  opt.replay_timeout_s = 1e-6;
+  const strategy::SearchResult s = strategy::search(f.pb(), sp, opt);
+  CHECK_FALSE(s.complete());
+  CHECK(s.stats.simulated == 0);
+  CHECK(s.stats.failed == 3);
+  REQUIRE(s.failed.size() == 3);
+  REQUIRE(s.stats.errors.size() == 3);
+  std::set<std::string> failed;
+  for (const auto& fp : s.failed) {
+    CHECK(fp.backend == "simgrid");
+    CHECK(fp.error.find("timed out") != std::string::npos);
+    REQUIRE(fp.analytical.has_value());
+    failed.insert(fp.plan.to_string());
+  }
+  // The failed plans are the three analytically best ones, and none of them is in the ranking.
+  CHECK(s.ranked.size() + 3 == good.ranked.size());
+  for (const auto& r : s.ranked) {
+    CHECK(r.backend == "analytical");
+    CHECK(failed.count(r.plan.to_string()) == 0);
+  }
+}

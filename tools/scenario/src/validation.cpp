@@ -12,6 +12,11 @@ CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& opti
   r.id = c.id;
   r.target_s = c.target_iteration_s;
   r.measured_memory_gib = c.measured_peak_memory_gib;
+  if (c.invalid) {
+    r.status = "invalid";
+    r.reason = *c.invalid;
+    return r;
+  }
   if (c.unsupported) {
     r.status = "unsupported";
     r.reason = *c.unsupported;
@@ -19,8 +24,26 @@ CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& opti
   }
   const strategy::RooflineCost roofline(c.cluster.gpu, c.training.precision);
   strategy::Problem pb{c.model, c.training, c.cluster, cost != nullptr ? cost : &roofline};
-  const strategy::SearchResult s = strategy::search(pb, c.space, options);
+  strategy::SearchResult s;
+  try {
+    s = strategy::search(pb, c.space, options);
+  } catch (const std::exception& e) {
+    // One case's failure is its own row; the other cases still run.
+    r.status = "error";
+    r.reason = e.what();
+    return r;
+  }
   r.stats = s.stats;
+  if (s.ranked.empty() && !s.complete()) {
+    r.status = "error";
+    r.reason = "every plan's replay failed (" + std::to_string(s.failed.size()) + "): " + s.stats.errors.front();
+    return r;
+  }
+  if (!s.complete()) {
+    r.incomplete = true;
+    r.reason = std::to_string(s.failed.size()) + " replay(s) failed, the best of the others is reported: " +
+               s.stats.errors.front();
+  }
   if (s.ranked.empty()) {
     r.status = "infeasible";
     std::string why;
@@ -82,7 +105,9 @@ Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<Ca
     ++s.cases;
     if (r.status == "ok") ++s.ok;
     else if (r.status == "infeasible") ++s.infeasible;
-    else ++s.unsupported;
+    else if (r.status == "unsupported") ++s.unsupported;
+    else ++s.errors;
+    if (r.incomplete) ++s.incomplete;
     if (r.error_pct) {
       ++s.scored;
       abs_sum += std::fabs(*r.error_pct);

@@ -37,11 +37,33 @@ std::string_view to_string(Algorithm a);
 std::optional<Algorithm> parse_algorithm(std::string_view s);
 
 /// Shape of a communicator: `size` ranks, `per_node` of them in each NVLink domain they occupy.
+///
+/// An even group has the same number of ranks in every domain it occupies (`per_node` divides
+/// `size`). A group laid over domains unevenly (tensor parallelism of 6 on 8-GPU nodes, the
+/// data-parallel groups of such a plan, a partly filled rack) also records how many domains it
+/// occupies and the most ranks it has in one of them; `per_node` is then the fewest. Such a
+/// group is costed at its busiest ports: NVLink in its fullest domain, the NIC in its emptiest.
 struct GroupShape {
   int size = 1;      ///< ranks in the group
-  int per_node = 1;  ///< ranks of the group inside one domain (divides size)
-  [[nodiscard]] int nodes() const { return size / per_node; }
+  int per_node = 1;  ///< ranks of the group inside one domain (the fewest, if uneven)
+  int domains = 0;   ///< domains the group occupies; 0: size / per_node (an even group)
+  int most = 0;      ///< most ranks in one domain; 0: per_node (an even group)
+  [[nodiscard]] int nodes() const { return domains > 0 ? domains : size / per_node; }
+  [[nodiscard]] int max_per_node() const { return most > 0 ? most : per_node; }
+  /// Every domain holds per_node ranks.
+  [[nodiscard]] bool even() const { return max_per_node() == per_node && nodes() * per_node == size; }
+  friend bool operator==(const GroupShape&, const GroupShape&) = default;
 };
+
+/// The shape of the group of global ranks `members` on `net`'s domains (even when it is).
+/// Throws std::invalid_argument if `members` is empty or holds a rank outside the cluster.
+GroupShape shape_of(const std::vector<int>& members, const NetworkSpec& net);
+
+/// The shape that prices several concurrent instances of one communicator (they run in
+/// lockstep, so the slowest sets the pace): the instance spread over the most domains, then the
+/// one with the fewest ranks in a domain, then the most. Throws std::invalid_argument if
+/// `instances` is empty or the instances differ in size.
+GroupShape slowest_shape(const std::vector<std::vector<int>>& instances, const NetworkSpec& net);
 
 /// One collective call: `buffer` is the full buffer per rank (all-reduce input, reduce-scatter
 /// input, all-gather output, all-to-all input, broadcast buffer, message of a send/recv).
@@ -94,7 +116,10 @@ struct Flow {
 /// Appends the flows of one instance of `c` (lowered to `cost`) whose members are the global
 /// ranks `members`, grouped by NVLink domain in the order given. Ring edges follow the members'
 /// order inside a domain and go rail to rail (local index k to local index k) across domains.
-/// Throws std::invalid_argument if the members do not match the collective's shape.
+/// When the collective's shape is uneven, the instance may be laid out any way: each domain's
+/// members carry the loads of their own domain size, and the traffic between two domains is
+/// spread over every member pair. Throws std::invalid_argument if the members do not match the
+/// collective's size, or an even shape's layout.
 void append_flows(const Collective& c, const CollectiveCost& cost, const std::vector<int>& members,
                   const NetworkSpec& net, std::vector<Flow>& out);
 

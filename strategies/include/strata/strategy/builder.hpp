@@ -11,6 +11,8 @@
 // backward ends, so it overlaps the remaining backward; hybrid sharding reduces within the shard
 // group, then across), ZeRO all-gathers, and the optimizer step.
 
+#include <string_view>
+
 #include "strata/sim/task_graph.hpp"
 #include "strata/strategy/model.hpp"
 #include "strata/strategy/ops.hpp"
@@ -57,6 +59,12 @@ PlanCosts plan_costs(const ModelSpec& model, const TrainingSpec& training,
 
 /// GPU rank of stage `stage`'s representative (tp, cp and dp rank 0) under the plan's order.
 int stage_rank(const Plan& p, int stage);
+
+/// The slowest layout over `net`'s NVLink domains among the plan's groups along one dimension
+/// ("tp", "cp", "ep", "dp" or "pp"; all such groups have the same size and differ in where they
+/// start): e.g. for tp=6 on 8-GPU nodes, a group with 2 GPUs in one node and 4 in the next.
+/// Throws std::invalid_argument for an unknown dimension.
+sim::GroupShape line_shape(const Plan& p, std::string_view dim, const sim::NetworkSpec& net);
 
 /// Builds the step's task graph. The plan must be valid for the inputs (see `check_plan`);
 /// throws std::invalid_argument otherwise.

@@ -107,24 +107,27 @@ Op optimizer_step(double params);
 /// Tensor-parallel collectives of one layer's forward (or backward) pass: two all-reduces of
 /// the layer output, or with sequence parallelism two all-gathers and two reduce-scatters. For a
 /// MoE layer the MLP's pair carries the routed copies (top_k x capacity times the tokens).
-std::vector<sim::Collective> layer_tp_collectives(const LayerShape& s, int tp_per_node);
+/// `group` is the TP group's layout (size s.tp; see line_shape).
+std::vector<sim::Collective> layer_tp_collectives(const LayerShape& s, sim::GroupShape group);
 
 /// Context-parallel collectives of one layer's forward pass over the cp group: ring attention
 /// gathers every other rank's K and V block (an all-gather, overlapped with the attention of the
 /// blocks already there); all-to-all (Ulysses) trades sequence shards for head shards of q, k, v
 /// before the attention and back for its output. Empty without CP.
-std::vector<sim::Collective> layer_cp_collectives(const LayerShape& s, int cp_per_node);
+/// `group` is the CP group's layout (size s.cp).
+std::vector<sim::Collective> layer_cp_collectives(const LayerShape& s, sim::GroupShape group);
 /// The same for the backward pass: ring attention gathers K and V again and reduce-scatters
 /// their gradients; all-to-all exchanges the output gradient and the q, k, v gradients.
-std::vector<sim::Collective> layer_cp_collectives_backward(const LayerShape& s, int cp_per_node);
+std::vector<sim::Collective> layer_cp_collectives_backward(const LayerShape& s, sim::GroupShape group);
 
 /// Expert-parallel all-to-alls of one MoE layer's forward pass (dispatch, combine) over the ep
-/// group; the backward pass runs the same two. Empty for a dense layer or without EP.
-std::vector<sim::Collective> layer_ep_collectives(const LayerShape& s, int ep_per_node);
+/// group (layout `group`, size s.ep); the backward pass runs the same two. Empty for a dense
+/// layer or without EP.
+std::vector<sim::Collective> layer_ep_collectives(const LayerShape& s, sim::GroupShape group);
 
 /// The vocabulary-parallel embedding's reduction of its partial lookups over the TP group
 /// (reduce-scatter with sequence parallelism); nullopt without TP.
-std::optional<sim::Collective> embedding_tp_collective(const LayerShape& s, int tp_per_node);
+std::optional<sim::Collective> embedding_tp_collective(const LayerShape& s, sim::GroupShape group);
 
 /// Source of kernel times on one GPU type. Implementations: RooflineCost, profiler op tables.
 class OpCostModel {

@@ -81,8 +81,9 @@ Enumeration enumerate_plans(const Problem& pb, const SearchSpace& space);
 std::optional<std::pair<std::string, std::string>> check_plan(const Problem& pb, const Plan& p,
                                                               bool tp_within_node = true);
 
-/// A lower bound on the step time: the busiest stage's compute-stream work. No replay can be
-/// faster (tasks on one stream run one after another).
+/// A lower bound on the step time, s: for every stage, its compute-stream work (tasks on one
+/// stream run one after another) plus the first micro-batch's forward through the stages before
+/// it and, except under ZB-H1, the last one's backward back through them. No replay is faster.
 sim::Seconds step_time_bound(const Problem& pb, const Plan& p);
 
 /// A timed plan.
@@ -114,9 +115,24 @@ PlanResult deserialize(const std::string& text, const Plan& plan, const MemoryRe
 /// How a search runs.
 struct SearchOptions {
   int finalists = 5;       ///< plans replayed on SimGrid (the best by analytical time)
+  /// Plans ranked exactly (the lower bound prunes only what cannot enter the best
+  /// max(finalists, keep)); the rest of the ranking is a partial list.
+  int keep = 0;
   int jobs = 1;            ///< parallel SimGrid replays (forked processes)
   bool use_simgrid = true; ///< false: rank by the analytical backend only
+  /// Wall-clock limit of one SimGrid replay, s (0 = none); a replay past it is killed and fails.
+  double replay_timeout_s = 600;
   std::function<void(const std::string&)> progress;  ///< progress lines (may be empty)
+};
+
+/// A plan the search could not time: its replay threw, crashed, was killed or timed out. It is
+/// reported, never ranked (not even on its analytical time).
+struct FailedPlan {
+  Plan plan;
+  MemoryReport memory;
+  std::string backend;  ///< the replay that failed: "analytical" or "simgrid"
+  std::string error;    ///< why, one line
+  std::optional<sim::Seconds> analytical;  ///< its analytical step time, when only SimGrid failed
 };
 
 /// Counters of a search.
@@ -127,19 +143,25 @@ struct SearchStats {
   std::int64_t screened = 0;   ///< replayed analytically
   std::int64_t bounded = 0;    ///< skipped: lower bound above the finalists' times
   std::int64_t simulated = 0;  ///< replayed on SimGrid
-  std::int64_t failed = 0;     ///< SimGrid replays that failed (see errors)
-  std::vector<std::string> errors;
+  std::int64_t failed = 0;     ///< replays that failed (SearchResult::failed says which and why)
+  std::vector<std::string> errors;  ///< "PLAN: why" for every failed replay
   double wall_seconds = 0;
 };
 
 /// Ranked plans: SimGrid-timed finalists first (by SimGrid time), then the other screened
-/// plans by analytical time. Ties break on the plan string.
+/// plans by analytical time. Ties break on the plan string. Plans whose replay failed are in
+/// `failed`, in the order they would have been ranked; the ranking is then incomplete.
 struct SearchResult {
   std::vector<PlanResult> ranked;
+  std::vector<FailedPlan> failed;
   SearchStats stats;
+  /// True when every plan the search meant to time was timed.
+  [[nodiscard]] bool complete() const { return failed.empty(); }
 };
 
-/// Runs the whole search. Throws std::invalid_argument if the inputs are inconsistent.
+/// Runs the whole search. A plan whose replay fails (an exception, or a SimGrid child that
+/// crashes, is killed or times out) goes to `failed` and the search goes on. Throws
+/// std::invalid_argument if the inputs are inconsistent.
 SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOptions& options);
 
 }  // namespace strata::strategy

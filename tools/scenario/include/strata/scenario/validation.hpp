@@ -15,8 +15,11 @@ namespace strata::scenario {
 /// Outcome of one case.
 struct CaseResult {
   std::string id;
-  std::string status;  ///< "ok", "infeasible" or "unsupported"
-  std::string reason;  ///< why, when not ok
+  /// "ok", "infeasible", "unsupported", "invalid" (the case is malformed) or "error" (its search
+  /// failed: an internal error, or every replay failed)
+  std::string status;
+  std::string reason;  ///< why, when not ok (or, when ok but incomplete, which replays failed)
+  bool incomplete = false;  ///< ok, but some replays failed: the best of the others is reported
   std::optional<strategy::PlanResult> best;
   std::optional<double> predicted_s;
   std::optional<double> target_s;
@@ -40,6 +43,8 @@ struct GroupScore {
 /// Scores of a validation run.
 struct Summary {
   int cases = 0, ok = 0, infeasible = 0, unsupported = 0, scored = 0;
+  int errors = 0;      ///< cases with status "invalid" or "error"
+  int incomplete = 0;  ///< ok cases with failed replays
   double mape = 0;  ///< mean |error_pct| over scored cases
   int memory_scored = 0;  ///< cases with a published peak memory and a prediction
   double memory_mape = 0;  ///< mean |memory_error_pct| over them

@@ -15,9 +15,15 @@ double median(std::vector<double> v) {
 
 namespace {
 
-long product(const std::vector<long>& v, std::size_t from, std::size_t to) {
-  long p = 1;
-  for (std::size_t i = from; i < to && i < v.size(); ++i) p *= v[i];
+// Largest GEMM dimension and traffic an op table holds (strategy::parse_op_table's ranges): a
+// recorded call beyond them is left out, never wrapped.
+constexpr double kMaxDimension = 4294967296.0;  // 2^32
+constexpr double kMaxFlops = 1e24, kMaxBytes = 1e15;
+
+// Product of v[from, to) in floating point (NVTX sizes are the program's, unchecked).
+double product(const std::vector<long>& v, std::size_t from, std::size_t to) {
+  double p = 1;
+  for (std::size_t i = from; i < to && i < v.size(); ++i) p *= static_cast<double>(v[i]);
   return p;
 }
 
@@ -31,22 +37,27 @@ std::optional<strategy::OpSample> sample_of(const NvtxOp& op, int element_bytes)
   strategy::OpSample s;
   const auto& z = op.sizes;
   const double E = element_bytes;
-  auto gemm = [&](long m, long n, long k, long batch) {
-    if (m <= 0 || n <= 0 || k <= 0 || batch <= 0) return std::optional<strategy::OpSample>();
+  auto gemm = [&](double m, double n, double k, double batch) {
+    for (double d : {m, n, k, batch})
+      if (!(d >= 1 && d <= kMaxDimension)) return std::optional<strategy::OpSample>();
+    const double flops = 2.0 * m * n * k * batch, bytes = E * (m * k + k * n + m * n) * batch;
+    if (flops > kMaxFlops || bytes > kMaxBytes) return std::optional<strategy::OpSample>();
     s.kind = strategy::OpClass::gemm;
     s.name = op.op;
-    s.m = m, s.n = n, s.k = k, s.batch = batch;
-    s.flops = sim::Flops(2.0 * m * n * k * batch);
-    s.bytes = sim::Bytes(E * (m * k + k * n + m * n) * batch);
+    s.m = static_cast<long>(m), s.n = static_cast<long>(n), s.k = static_cast<long>(k);
+    s.batch = static_cast<long>(batch);
+    s.flops = sim::Flops(flops);
+    s.bytes = sim::Bytes(bytes);
     return std::optional<strategy::OpSample>(s);
   };
-  if (op.op == "aten::mm" && z.size() >= 2 && z[0].size() == 2 && z[1].size() == 2) return gemm(z[0][0], z[1][1], z[0][1], 1);
+  auto dim = [](long v) { return static_cast<double>(v); };
+  if (op.op == "aten::mm" && z.size() >= 2 && z[0].size() == 2 && z[1].size() == 2) return gemm(dim(z[0][0]), dim(z[1][1]), dim(z[0][1]), 1);
   if (op.op == "aten::addmm" && z.size() >= 3 && z[1].size() == 2 && z[2].size() == 2)
-    return gemm(z[1][0], z[2][1], z[1][1], 1);
+    return gemm(dim(z[1][0]), dim(z[2][1]), dim(z[1][1]), 1);
   if (op.op == "aten::bmm" && z.size() >= 2 && z[0].size() == 3 && z[1].size() == 3)
-    return gemm(z[0][1], z[1][2], z[0][2], z[0][0]);
+    return gemm(dim(z[0][1]), dim(z[1][2]), dim(z[0][2]), dim(z[0][0]));
   if (op.op == "aten::linear" && z.size() >= 2 && !z[0].empty() && z[1].size() == 2)
-    return gemm(product(z[0], 0, z[0].size() - 1), z[1][0], z[1][1], 1);
+    return gemm(product(z[0], 0, z[0].size() - 1), dim(z[1][0]), dim(z[1][1]), 1);
   const bool sdpa = op.op.find("scaled_dot_product") != std::string::npos && op.op.find("attention") != std::string::npos;
   if (sdpa && !z.empty() && z[0].size() == 4) {
     // q is [batch, heads, seq, head_dim]; causal attention computes half the scores.
@@ -54,10 +65,13 @@ std::optional<strategy::OpSample> sample_of(const NvtxOp& op, int element_bytes)
     const double sq = static_cast<double>(z[0][2]), d = static_cast<double>(z[0][3]);
     const double sk = z.size() >= 2 && z[1].size() == 4 ? static_cast<double>(z[1][2]) : sq;
     const bool backward = ends_with(op.op, "_backward");
+    for (double v : {b, h, sq, sk, d})
+      if (!(v >= 1 && v <= kMaxDimension)) return std::nullopt;
     s.kind = strategy::OpClass::attention;
     s.name = backward ? "flash_attention_bwd" : "flash_attention";
     s.flops = sim::Flops(4.0 * b * h * sq * sk * d * 0.5 * (backward ? 2.5 : 1.0));
     s.bytes = sim::Bytes(E * b * h * (sq + 2 * sk) * d * (backward ? 2 : 1));
+    if (!(s.flops.value() <= kMaxFlops && s.bytes.value() <= kMaxBytes)) return std::nullopt;
     return s;
   }
   // Single-kernel memory-bound ops whose traffic strata counts the same way (read and write the
@@ -68,7 +82,10 @@ std::optional<strategy::OpSample> sample_of(const NvtxOp& op, int element_bytes)
   if (auto it = names.find(op.op); it != names.end() && !z.empty() && !z[0].empty()) {
     s.kind = strategy::OpClass::elementwise;
     s.name = it->second;
-    s.bytes = sim::Bytes(2 * E * static_cast<double>(product(z[0], 0, z[0].size())));
+    for (long v : z[0])
+      if (v < 1) return std::nullopt;
+    s.bytes = sim::Bytes(2 * E * product(z[0], 0, z[0].size()));
+    if (!(s.bytes.value() <= kMaxBytes)) return std::nullopt;
     return s;
   }
   return std::nullopt;

@@ -1,6 +1,7 @@
 #include "strata/profiler/trace.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <sstream>
 #include <stdexcept>
@@ -135,8 +136,8 @@ std::optional<std::string> field(const std::string& s, const std::string& key) {
   const std::string needle = key + " = ";
   std::size_t at = 0;
   while ((at = s.find(needle, at)) != std::string::npos) {
-    if (at == 0 || s.compare(at - 2, 2, ", ") == 0) break;
-    at += needle.size();
+    if (at == 0 || (at >= 2 && s.compare(at - 2, 2, ", ") == 0)) break;
+    ++at;
   }
   if (at == std::string::npos) return std::nullopt;
   std::size_t i = at + needle.size();
@@ -152,40 +153,65 @@ std::optional<std::string> field(const std::string& s, const std::string& key) {
   return trim(v);
 }
 
+// A whole non-negative decimal that fits a long; nullopt otherwise.
+std::optional<long> whole_number(std::string_view s) {
+  long v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+// "[[4096, 1024], [], [3]]": one list of dimensions per input; nullopt unless it has exactly
+// that form (a list of lists of non-negative integers that fit a long).
+std::optional<std::vector<std::vector<long>>> parse_sizes(std::string_view s) {
+  std::vector<std::vector<long>> out;
+  std::size_t i = 0;
+  const auto blanks = [&] {
+    while (i < s.size() && s[i] == ' ') ++i;
+  };
+  const auto take = [&](char c) {
+    blanks();
+    if (i < s.size() && s[i] == c) {
+      ++i;
+      return true;
+    }
+    return false;
+  };
+  if (!take('[')) return std::nullopt;
+  if (take(']')) return i == s.size() ? std::optional(out) : std::nullopt;
+  do {
+    if (!take('[')) return std::nullopt;
+    std::vector<long> dims;
+    if (!take(']')) {
+      do {
+        blanks();
+        const std::size_t b = i;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+        const auto v = whole_number(s.substr(b, i - b));
+        if (!v) return std::nullopt;
+        dims.push_back(*v);
+      } while (take(','));
+      if (!take(']')) return std::nullopt;
+    }
+    out.push_back(std::move(dims));
+  } while (take(','));
+  if (!take(']')) return std::nullopt;
+  blanks();
+  return i == s.size() ? std::optional(out) : std::nullopt;
+}
+
 }  // namespace
 
 NvtxOp parse_nvtx_op(const std::string& range) {
+  // Never throws: a part that is not in emit_nvtx's form is left out (no seq, no sizes), and
+  // sample_of then prices nothing from it.
   NvtxOp o;
   const auto comma = range.find(", ");
   o.op = trim(comma == std::string::npos ? range : range.substr(0, comma));
   if (comma == std::string::npos) return o;
-  if (auto seq = field(range, "seq")) {
-    try {
-      o.seq = std::stol(*seq);
-    } catch (const std::exception&) {
-    }
-  }
-  if (auto sizes = field(range, "sizes")) {
-    // [[4096, 1024], [], [3]]: one list per input.
-    std::vector<long> cur;
-    std::string num;
-    int depth = 0;
-    for (char c : *sizes) {
-      if (c == '[') {
-        ++depth;
-        if (depth == 2) cur.clear();
-      } else if (c == ']') {
-        if (!num.empty()) cur.push_back(std::stol(num)), num.clear();
-        if (depth == 2) o.sizes.push_back(cur);
-        --depth;
-      } else if (c >= '0' && c <= '9') {
-        num += c;
-      } else if (c == ',' && !num.empty()) {
-        cur.push_back(std::stol(num));
-        num.clear();
-      }
-    }
-  }
+  if (auto seq = field(range, "seq")) o.seq = whole_number(*seq);
+  if (auto sizes = field(range, "sizes"))
+    if (auto z = parse_sizes(*sizes)) o.sizes = std::move(*z);
   return o;
 }
 
@@ -253,38 +279,85 @@ std::string op_calls_csv(const std::vector<OpCall>& calls) {
   return os.str();
 }
 
+namespace {
+
+// Reads one RFC 4180 record at `pos`: cells separated by commas, a cell in double quotes may hold
+// commas, line breaks and "" (a quote); a record ends at a line break outside quotes. Returns
+// false at the end of the text. `line` counts lines; `first` is the line the record starts on.
+bool next_record(std::string_view text, std::size_t& pos, int& line, int& first, std::vector<std::string>& cells,
+                 const std::string& file) {
+  cells.clear();
+  if (pos >= text.size()) return false;
+  first = line;
+  const auto bad = [&](const std::string& why) {
+    return std::invalid_argument(file + ":" + std::to_string(line) + ": " + why);
+  };
+  for (;;) {
+    std::string cell;
+    if (pos < text.size() && text[pos] == '"') {
+      ++pos;
+      for (;;) {
+        if (pos >= text.size()) throw bad("a quoted cell is not closed");
+        const char c = text[pos++];
+        if (c == '"') {
+          if (pos < text.size() && text[pos] == '"') {
+            cell += '"';
+            ++pos;
+            continue;
+          }
+          break;
+        }
+        if (c == '\n') ++line;
+        cell += c;
+      }
+      if (pos < text.size() && text[pos] == '\r' && pos + 1 < text.size() && text[pos + 1] == '\n') ++pos;
+      if (pos < text.size() && text[pos] != ',' && text[pos] != '\n') throw bad("text after a closing quote");
+    } else {
+      while (pos < text.size() && text[pos] != ',' && text[pos] != '\n') cell += text[pos++];
+      if (!cell.empty() && cell.back() == '\r') cell.pop_back();
+      if (cell.find('"') != std::string::npos) throw bad("a quote inside an unquoted cell");
+    }
+    cells.push_back(std::move(cell));
+    if (pos >= text.size()) return true;
+    if (text[pos++] == '\n') {
+      ++line;
+      return true;
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<OpCall> parse_op_calls_csv(const std::string& text, const std::string& file) {
   std::vector<OpCall> out;
-  std::istringstream in(text);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (n == 1 || line.empty()) continue;  // header
-    // "op with ""quotes"", and commas",start,time
-    std::string op;
-    std::size_t i = 0;
-    if (!line.empty() && line[0] == '"') {
-      for (i = 1; i < line.size(); ++i) {
-        if (line[i] == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-          op += '"';
-          ++i;
-        } else if (line[i] == '"') {
-          ++i;
-          break;
-        } else {
-          op += line[i];
-        }
-      }
-    } else {
-      i = line.find(',');
-      op = line.substr(0, i);
+  std::size_t pos = 0;
+  int line = 1, first = 1;
+  std::vector<std::string> cells;
+  const auto bad = [&](const std::string& why) {
+    return std::invalid_argument(file + ":" + std::to_string(first) + ": " + why);
+  };
+  if (!next_record(text, pos, line, first, cells, file) || cells != std::vector<std::string>{"op", "range_start_ns", "time_ns"})
+    throw bad("expected the header op,range_start_ns,time_ns");
+  while (next_record(text, pos, line, first, cells, file)) {
+    if (cells.size() == 1 && cells[0].empty()) continue;  // a blank line
+    if (cells.size() != 3) throw bad("expected op,range_start_ns,time_ns (" + std::to_string(cells.size()) + " cells)");
+    if (cells[0].empty()) throw bad("op: is empty");
+    std::uint64_t start = 0;
+    {
+      const std::string& c = cells[1];
+      const auto [p, ec] = std::from_chars(c.data(), c.data() + c.size(), start);
+      if (c.empty() || ec != std::errc() || p != c.data() + c.size())
+        throw bad("range_start_ns: expected op,range_start_ns,time_ns with a non-negative integer start");
     }
-    unsigned long long start = 0;
     double ns = 0;
-    if (i >= line.size() || line[i] != ',' || std::sscanf(line.c_str() + i, ",%llu,%lf", &start, &ns) != 2 || ns < 0)
-      throw std::invalid_argument(file + ":" + std::to_string(n) + ": expected op,range_start_ns,time_ns");
-    out.push_back({op, start, ns * 1e-9});
+    {
+      const std::string& c = cells[2];
+      const auto [p, ec] = std::from_chars(c.data(), c.data() + c.size(), ns);
+      // One call of one op takes no more than an hour; NaN, infinity and negatives are refused.
+      if (c.empty() || ec != std::errc() || p != c.data() + c.size() || !(ns >= 0 && ns <= 3.6e12))
+        throw bad("time_ns: expected op,range_start_ns,time_ns with a time of 0 to 3.6e12 ns");
+    }
+    out.push_back({cells[0], start, ns * 1e-9});
   }
   return out;
 }

@@ -1,5 +1,6 @@
 #include "strata/strategy/model.hpp"
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -60,30 +61,44 @@ double ModelSpec::total_params(int seq) const {
 }
 
 void ModelSpec::check() const {
+  need(name.size() <= topo::limits::max_name && topo::clean_text(name),
+       "model " + topo::printable(name) + ": the name must be at most 256 printable characters");
   const std::string n = "model " + name + ": ";
-  need(layers > 0, n + "layers must be positive");
-  need(hidden > 0, n + "hidden must be positive");
-  need(heads > 0, n + "heads must be positive");
+  const auto in = [&](int v, int lo, int hi, const char* field) {
+    need(v >= lo && v <= hi, n + field + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                                 ", got " + std::to_string(v));
+  };
+  in(layers, 1, limits::max_layers, "layers");
+  in(hidden, 1, limits::max_hidden, "hidden");
+  in(heads, 1, limits::max_heads, "heads");
   need(hidden % heads == 0, n + "hidden (" + std::to_string(hidden) + ") must be a multiple of heads (" +
                                 std::to_string(heads) + ")");
   need(kv_heads > 0 && heads % kv_heads == 0,
        n + "kv_heads must divide heads (" + std::to_string(heads) + ")");
-  need(ffn > 0, n + "ffn must be positive");
-  need(vocab > 0, n + "vocab must be positive");
-  need(seq_len > 0, n + "seq_len must be positive");
-  if (experts > 0 || top_k > 0 || moe_ffn > 0 || shared_experts > 0 || dense_layers > 0) {
+  in(ffn, 1, limits::max_ffn, "ffn");
+  in(vocab, 1, limits::max_vocab, "vocab");
+  in(seq_len, 1, limits::max_seq_len, "seq_len");
+  if (experts != 0 || top_k != 0 || moe_ffn != 0 || shared_experts != 0 || dense_layers != 0) {
     need(experts > 0, n + "experts must be positive for a mixture-of-experts model");
+    in(experts, 1, limits::max_experts, "experts");
     need(top_k > 0 && top_k <= experts, n + "top_k must be between 1 and experts (" + std::to_string(experts) + ")");
     need(moe_ffn > 0, n + "moe_ffn must be positive for a mixture-of-experts model");
-    need(shared_experts >= 0, n + "shared_experts must not be negative");
+    in(moe_ffn, 1, limits::max_ffn, "moe_ffn");
+    in(shared_experts, 0, limits::max_shared_experts, "shared_experts");
     need(dense_layers >= 0 && dense_layers < layers, n + "dense_layers must be below layers");
   }
 }
 
 void TrainingSpec::check() const {
-  need(global_batch > 0, "training: global_batch must be positive");
-  need(seq_len > 0, "training: seq_len must be positive");
-  need(capacity_factor >= 1.0, "training: capacity_factor must be at least 1");
+  need(global_batch > 0 && global_batch <= limits::max_global_batch,
+       "training: global_batch must be between 1 and " + std::to_string(limits::max_global_batch));
+  need(seq_len > 0 && seq_len <= limits::max_seq_len,
+       "training: seq_len must be between 1 and " + std::to_string(limits::max_seq_len));
+  need(static_cast<std::int64_t>(global_batch) * seq_len <= limits::max_tokens_per_step,
+       "training: global_batch x seq_len must be at most " + std::to_string(limits::max_tokens_per_step) +
+           " tokens per step");
+  // NaN fails the comparison; infinity would make every expert's memory and time infinite.
+  need(capacity_factor >= 1.0 && std::isfinite(capacity_factor), "training: capacity_factor must be finite and at least 1");
 }
 
 double model_flops_per_step(const ModelSpec& m, const TrainingSpec& t) {

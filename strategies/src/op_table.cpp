@@ -4,8 +4,10 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <sstream>
+#include <map>
 #include <stdexcept>
+
+#include "strata/topo/gpu.hpp"
 
 namespace strata::strategy {
 
@@ -32,30 +34,24 @@ namespace {
 const std::vector<std::string> kColumns{"kind", "name", "dtype", "m", "n", "k", "batch", "flops", "bytes", "time_us",
                                         "repeats"};
 
-std::string trim(std::string s) {
+// Ranges of the columns (docs/inputs.md): a GEMM dimension above 2^32, FLOPs or bytes that are
+// neither 0 nor at least 1, or a time outside 1 ns to 1 hour is a typo, and would overflow or
+// underflow the interpolated efficiencies (a kernel priced at 0 s or infinity).
+constexpr long kMaxDimension = 1L << 32;
+constexpr double kMaxFlops = 1e24;
+constexpr double kMaxBytes = 1e15;  // a round bound: %.9g never rounds a value in range above it
+constexpr double kMinTimeUs = 1e-3, kMaxTimeUs = 3.6e9;
+constexpr long kMaxRepeats = 1L << 30;
+
+std::string trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t\r");
   const auto e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-}
-
-std::vector<std::string> split(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : line) {
-    if (c == ',') {
-      out.push_back(trim(cur));
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  out.push_back(trim(cur));
-  return out;
+  return b == std::string::npos ? std::string() : std::string(s.substr(b, e - b + 1));
 }
 
 std::string quoted(const std::string& v) {
-  std::string q = "'";
-  q += v;
+  std::string q(1, '\'');
+  q += topo::printable(v);
   q += '\'';
   return q;
 }
@@ -64,19 +60,80 @@ std::string quoted(const std::string& v) {
   throw OpTableError(file, line, column, what);
 }
 
-long integer(const std::string& v, const std::string& file, int line, const std::string& column) {
+// One row's cells, RFC 4180 style: a cell in double quotes may hold commas ("" is a quote);
+// cells are trimmed of blanks outside the quotes. A row is one line.
+std::vector<std::string> split(std::string_view line, const std::string& file, int n) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  for (;;) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    std::string cell;
+    if (i < line.size() && line[i] == '"') {
+      ++i;
+      for (;; ++i) {
+        if (i >= line.size()) fail(file, n, "row", "a quoted cell is not closed");
+        if (line[i] == '"') {
+          if (i + 1 < line.size() && line[i + 1] == '"') {
+            cell += '"';
+            ++i;
+          } else {
+            ++i;
+            break;
+          }
+        } else {
+          cell += line[i];
+        }
+      }
+      while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
+      if (i < line.size() && line[i] != ',') fail(file, n, "row", "text after a closing quote");
+    } else {
+      const std::size_t e = std::min(line.find(',', i), line.size());
+      cell = trim(line.substr(i, e - i));
+      if (cell.find('"') != std::string::npos) fail(file, n, "row", "a quote inside an unquoted cell");
+      i = e;
+    }
+    out.push_back(std::move(cell));
+    if (i >= line.size()) return out;
+    ++i;  // the comma
+  }
+}
+
+// A cell as format_op_table writes it: quoted when it holds a comma, quote or edge blanks.
+std::string cell_text(const std::string& v) {
+  const bool plain = v.find_first_of(",\"") == std::string::npos && v == trim(v);
+  if (plain) return v;
+  std::string q = "\"";
+  for (char c : v) {
+    if (c == '"') q += '"';
+    q += c;
+  }
+  return q + "\"";
+}
+
+long integer(const std::string& v, const std::string& file, int line, const std::string& column, long max) {
   long out = 0;
   const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (ec != std::errc() || p != v.data() + v.size() || out < 0)
-    fail(file, line, column, "'" + v + "' is not a non-negative integer");
+    fail(file, line, column, quoted(v) + " is not a non-negative integer");
+  if (out > max) fail(file, line, column, quoted(v) + " is above " + std::to_string(max));
   return out;
 }
 
-double number(const std::string& v, const std::string& file, int line, const std::string& column) {
-  char* end = nullptr;
-  const double out = std::strtod(v.c_str(), &end);
-  if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(out) || out < 0)
-    fail(file, line, column, "'" + v + "' is not a non-negative number");
+std::string format_number(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+// A finite number in [0, max]; with `whole`, a nonzero one must be at least 1 (FLOPs, bytes).
+double number(const std::string& v, const std::string& file, int line, const std::string& column, double max,
+              bool whole = false) {
+  double out = 0;
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !std::isfinite(out) || out < 0)
+    fail(file, line, column, quoted(v) + " is not a non-negative number");
+  if (out > max || (whole && out > 0 && out < 1))
+    fail(file, line, column, quoted(v) + " is out of range (" + (whole ? "0, or 1" : "0") + " to " + format_number(max) + ")");
   return out;
 }
 
@@ -93,56 +150,78 @@ std::string kernel_family(std::string_view name) {
 OpTable parse_op_table(const std::string& text, const std::string& file) {
   OpTable t;
   t.file = file;
-  std::istringstream in(text);
-  std::string raw;
+  std::string_view rest = text;
   int line = 0;
-  std::vector<int> where;  // column index of each of kColumns
-  while (std::getline(in, raw)) {
+  std::vector<int> where;     // column index of each of kColumns
+  std::size_t width = 0;      // cells in the header row
+  std::map<std::string, int> meta_line;
+  while (!rest.empty()) {
+    const std::size_t nl = std::min(rest.find('\n'), rest.size());
+    const std::string_view raw = rest.substr(0, nl);
+    rest.remove_prefix(std::min(nl + 1, rest.size()));
     ++line;
     const std::string s = trim(raw);
     if (s.empty()) continue;
     if (s[0] == '#') {
+      // "# key: value" before the column header is a header field (each key once); other
+      // comment lines are ignored.
       const auto colon = s.find(':');
       if (colon != std::string::npos && where.empty()) {
-        const std::string key = trim(s.substr(1, colon - 1)), value = trim(s.substr(colon + 1));
-        if (!key.empty() && key.find(' ') == std::string::npos) t.meta[key] = value;
+        const std::string key = trim(std::string_view(s).substr(1, colon - 1));
+        const std::string value = trim(std::string_view(s).substr(colon + 1));
+        if (!key.empty() && key.find(' ') == std::string::npos) {
+          if (const auto [it, fresh] = meta_line.emplace(key, line); !fresh)
+            fail(file, line, "header", quoted(key) + " given twice (first on line " +
+                                           std::to_string(it->second) + ")");
+          t.meta[key] = value;
+        }
       }
       continue;
     }
-    const std::vector<std::string> cells = split(s);
+    const std::vector<std::string> cells = split(s, file, line);
     if (where.empty()) {
+      for (std::size_t i = 0; i < cells.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+          if (cells[i] == cells[j]) fail(file, line, topo::printable(cells[i], 40), "column given twice");
       for (const std::string& c : kColumns) {
         const auto it = std::find(cells.begin(), cells.end(), c);
         if (it == cells.end()) fail(file, line, c, "missing column (the header needs kind,name,dtype,m,n,k,batch,flops,bytes,time_us,repeats)");
         where.push_back(static_cast<int>(it - cells.begin()));
       }
+      width = cells.size();
       continue;
     }
-    if (cells.size() < kColumns.size()) fail(file, line, "row", "has " + std::to_string(cells.size()) + " cells");
-    auto cell = [&](int i) { return cells.at(static_cast<std::size_t>(where[static_cast<std::size_t>(i)])); };
+    // Every row as wide as the header: a short row would leave a column without a cell.
+    if (cells.size() != width)
+      fail(file, line, "row", "has " + std::to_string(cells.size()) + " cells, the header has " + std::to_string(width));
+    auto cell = [&](int i) { return cells[static_cast<std::size_t>(where[static_cast<std::size_t>(i)])]; };
     OpSample o;
     o.line = line;
     const std::string kind = cell(0);
     if (kind == "gemm") o.kind = OpClass::gemm;
     else if (kind == "attention") o.kind = OpClass::attention;
     else if (kind == "elementwise") o.kind = OpClass::elementwise;
-    else fail(file, line, "kind", "'" + kind + "' is not gemm, attention or elementwise");
+    else fail(file, line, "kind", quoted(kind) + " is not gemm, attention or elementwise");
     o.name = cell(1);
     if (o.name.empty()) fail(file, line, "name", "is empty");
+    if (!topo::clean_text(o.name)) fail(file, line, "name", quoted(o.name) + " holds control characters");
     const std::string dtype_text = cell(2);
     const auto dtype = topo::parse_precision(dtype_text);
     if (!dtype) fail(file, line, "dtype", quoted(dtype_text) + " is not fp32, tf32, fp16, bf16 or fp8");
     o.dtype = *dtype;
-    o.m = integer(cell(3), file, line, "m");
-    o.n = integer(cell(4), file, line, "n");
-    o.k = integer(cell(5), file, line, "k");
-    o.batch = integer(cell(6), file, line, "batch");
-    o.flops = Flops(number(cell(7), file, line, "flops"));
-    o.bytes = Bytes(number(cell(8), file, line, "bytes"));
-    const double us = number(cell(9), file, line, "time_us");
+    o.m = integer(cell(3), file, line, "m", kMaxDimension);
+    o.n = integer(cell(4), file, line, "n", kMaxDimension);
+    o.k = integer(cell(5), file, line, "k", kMaxDimension);
+    o.batch = integer(cell(6), file, line, "batch", kMaxDimension);
+    o.flops = Flops(number(cell(7), file, line, "flops", kMaxFlops, true));
+    o.bytes = Bytes(number(cell(8), file, line, "bytes", kMaxBytes, true));
+    const double us = number(cell(9), file, line, "time_us", kMaxTimeUs);
     if (!(us > 0)) fail(file, line, "time_us", "must be positive");
+    if (us < kMinTimeUs) fail(file, line, "time_us", quoted(cell(9)) + " is below 1 ns");
     o.time = Seconds(us * 1e-6);
-    o.repeats = static_cast<int>(integer(cell(10), file, line, "repeats"));
+    const long repeats = integer(cell(10), file, line, "repeats", kMaxRepeats);
+    if (repeats < 1) fail(file, line, "repeats", "must be at least 1");
+    o.repeats = static_cast<int>(repeats);
     if (o.kind == OpClass::gemm && (o.m == 0 || o.n == 0 || o.k == 0 || o.batch == 0))
       fail(file, line, "m", "a gemm row needs m, n, k and batch");
     if (o.kind != OpClass::elementwise && !(o.flops.value() > 0))
@@ -156,19 +235,37 @@ OpTable parse_op_table(const std::string& text, const std::string& file) {
 }
 
 std::string format_op_table(const OpTable& t) {
-  std::ostringstream os;
-  os << "# strata op table\n";
-  for (const auto& [k, v] : t.meta) os << "# " << k << ": " << v << "\n";
-  for (std::size_t i = 0; i < kColumns.size(); ++i) os << (i ? "," : "") << kColumns[i];
-  os << "\n";
-  char buf[512];
+  // Built as strings (no fixed buffer: a long name is written whole), one row per line: a line
+  // break in a header value (only a table built in code can hold one) is written as \n.
+  const auto one_line = [](const std::string& v) {
+    std::string out;
+    for (char c : v) out += c == '\n' ? std::string("\\n") : std::string(1, c);
+    return out;
+  };
+  std::string out = "# strata op table\n";
+  for (const auto& [k, v] : t.meta) out += "# " + one_line(k) + ": " + one_line(v) + "\n";
+  for (std::size_t i = 0; i < kColumns.size(); ++i) out += (i ? "," : "") + kColumns[i];
+  out += "\n";
   for (const OpSample& o : t.samples) {
-    std::snprintf(buf, sizeof buf, "%s,%s,%s,%ld,%ld,%ld,%ld,%.9g,%.9g,%.9g,%d\n", to_string(o.kind), o.name.c_str(),
-                  std::string(topo::to_string(o.dtype)).c_str(), o.m, o.n, o.k, o.batch, o.flops.value(),
-                  o.bytes.value(), o.time.value() * 1e6, o.repeats);
-    os << buf;
+    out += to_string(o.kind);
+    out += ",";
+    out += cell_text(topo::printable(o.name, 0));
+    out += ",";
+    out += topo::to_string(o.dtype);
+    // Appended piece by piece (GCC 12 warns, wrongly, on "," + std::string temporaries here).
+    for (long v : {o.m, o.n, o.k, o.batch}) {
+      out += ',';
+      out += std::to_string(v);
+    }
+    for (double v : {o.flops.value(), o.bytes.value(), o.time.value() * 1e6}) {
+      out += ',';
+      out += format_number(v);
+    }
+    out += ',';
+    out += std::to_string(o.repeats);
+    out += '\n';
   }
-  return os.str();
+  return out;
 }
 
 TableCost::TableCost(OpTable table, topo::Precision precision, RooflineCost fallback)
@@ -177,7 +274,18 @@ TableCost::TableCost(OpTable table, topo::Precision precision, RooflineCost fall
   peak_ = fallback_.gpu().peak_at(precision).value();
   std::map<std::string, std::vector<const OpSample*>> element;
   for (const OpSample& o : table_.samples) {
-    if (!(o.time.value() > 0)) throw std::invalid_argument(name_ + ": sample '" + o.name + "' has no time");
+    // Tables built in code skip parse_op_table's checks: the same ones again, or NaN and infinity
+    // would reach the interpolation.
+    if (!(o.time.value() > 0) || !std::isfinite(o.time.value()))
+      throw std::invalid_argument(name_ + ": sample '" + topo::printable(o.name) + "' has no finite positive time");
+    if (!std::isfinite(o.flops.value()) || o.flops.value() < 0 || !std::isfinite(o.bytes.value()) || o.bytes.value() < 0)
+      throw std::invalid_argument(name_ + ": sample '" + topo::printable(o.name) + "' has non-finite or negative FLOPs or bytes");
+    if (o.m < 0 || o.n < 0 || o.k < 0 || o.batch < 0 || (o.kind == OpClass::gemm && (o.m == 0 || o.n == 0 || o.k == 0 || o.batch == 0)))
+      throw std::invalid_argument(name_ + ": sample '" + topo::printable(o.name) + "' has an impossible GEMM shape");
+    if (o.kind != OpClass::elementwise && !(o.flops.value() > 0))
+      throw std::invalid_argument(name_ + ": sample '" + topo::printable(o.name) + "' has no FLOPs");
+    if (o.kind == OpClass::elementwise && !(o.bytes.value() > 0))
+      throw std::invalid_argument(name_ + ": sample '" + topo::printable(o.name) + "' has no bytes");
     if (o.dtype != precision_) continue;
     if (o.kind == OpClass::gemm) gemms_.push_back(&o);
     else if (o.kind == OpClass::attention) attention_[o.name].push_back(&o);

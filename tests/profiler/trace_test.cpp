@@ -3,7 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <cstdint>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "strata/profiler/tables.hpp"
 #include "strata/profiler/trace.hpp"
@@ -161,4 +165,85 @@ TEST_CASE("tables: aten ops become strata samples and repeated calls their media
   CHECK(g.time.value() == doctest::Approx(2e-3));  // the median of three calls
   CHECK(g.repeats == 3);
   CHECK(profiler::median({4, 1, 3, 2}) == 2.5);
+}
+
+TEST_CASE("trace: odd emit_nvtx strings give what is readable and never throw") {
+  // Each of these threw std::out_of_range (a key at position 1, numbers that do not fit a long).
+  for (const std::string& s : {std::string("aseq = 1, x"), std::string("a, seq = 99999999999999999999999"),
+                               std::string("a, sizes = [[99999999999999999999999]]"), std::string("a, sizes = [[1, 2"),
+                               std::string("a, sizes = ]]]"), std::string("a, sizes = [[-4, 2]]"),
+                               std::string("a, seq = -3, sizes = [[1], [2, x]]"), std::string(", "),
+                               std::string("a, sizes = [[[1]]]"), std::string("a, seq = , sizes = ")}) {
+    INFO(s);
+    profiler::NvtxOp o;
+    CHECK_NOTHROW(o = profiler::parse_nvtx_op(s));
+    CHECK(o.sizes.empty());
+    CHECK_NOTHROW((void)profiler::sample_of(o, 2));
+  }
+  CHECK_FALSE(profiler::parse_nvtx_op("a, seq = -3").seq);
+  CHECK(profiler::parse_nvtx_op("aten::mm, seq = 5, sizes = [[2, 3], []]").sizes ==
+        std::vector<std::vector<long>>{{2, 3}, {}});
+}
+
+TEST_CASE("trace: the op-call CSV is strict and quoted cells may hold commas and line breaks") {
+  const std::string h = "op,range_start_ns,time_ns\n";
+  const auto error = [](const std::string& text) -> std::string {
+    try {
+      (void)profiler::parse_op_calls_csv(text, "c.csv");
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    } catch (const std::exception& e) {
+      FAIL("not std::invalid_argument: " << e.what());
+    }
+    return "";
+  };
+  CHECK(error(h + "x,-1,5\n").find("c.csv:2: range_start_ns") != std::string::npos);  // wrapped to 2^64 - 1 by sscanf
+  CHECK(error(h + "x,1,nan\n").find("c.csv:2: time_ns") != std::string::npos);
+  CHECK(error(h + "x,1,inf\n").find("c.csv:2: time_ns") != std::string::npos);
+  CHECK(error(h + "x,1,5junk\n").find("c.csv:2: time_ns") != std::string::npos);
+  CHECK(error(h + "x,1,5,6\n").find("c.csv:2: expected op,range_start_ns,time_ns (4 cells)") != std::string::npos);
+  CHECK(error(h + "\"x,1,5\n").find("not closed") != std::string::npos);
+  CHECK(error(h + "\"x\"y,1,5\n").find("c.csv:2: text after a closing quote") != std::string::npos);
+  CHECK(error(h + ",1,5\n").find("op: is empty") != std::string::npos);
+  CHECK(error("").find("c.csv:1: expected the header") != std::string::npos);
+  CHECK(error("a,b,c\nx,1,2\n").find("c.csv:1: expected the header") != std::string::npos);
+  CHECK(error(h + "\n\"a\nb\",1,2\nq,1,x\n").find("c.csv:5: time_ns") != std::string::npos);  // lines counted in quotes
+  CHECK(error(h + "x,1,5\r\ny,2,6\r\n").empty());
+  const std::vector<profiler::OpCall> calls{{"aten::mm, seq = 1\nsecond line", 7, 1e-6}, {"q \"x\", y", 8, 2e-6}};
+  const auto back = profiler::parse_op_calls_csv(profiler::op_calls_csv(calls), "c.csv");
+  REQUIRE(back.size() == 2);
+  CHECK(back[0].op == calls[0].op);
+  CHECK(back[1].op == calls[1].op);
+  CHECK(back[1].range_start == 8);
+}
+
+TEST_CASE("trace: property: any text is op calls or std::invalid_argument, and what parses round-trips") {
+  std::uint64_t state = 3;
+  const auto next = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<unsigned>(state >> 33);
+  };
+  const std::vector<std::string> pieces{"op", ",", ",", "\n", "\r\n", "\"", "\"\"", "1", "-2", "3.5", "1e300", "nan",
+                                        "aten::mm, seq = 1, sizes = [[4, 4], [4, 4]]", "x", " "};
+  int parsed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s = "op,range_start_ns,time_ns\n";
+    for (unsigned n = next() % 16; n > 0; --n) s += pieces[next() % pieces.size()];
+    std::vector<profiler::OpCall> calls;
+    try {
+      calls = profiler::parse_op_calls_csv(s, "p.csv");
+    } catch (const std::invalid_argument&) {
+      continue;
+    }
+    ++parsed;
+    const auto back = profiler::parse_op_calls_csv(profiler::op_calls_csv(calls), "f.csv");
+    REQUIRE(back.size() == calls.size());
+    for (std::size_t k = 0; k < calls.size(); ++k) {
+      CHECK(back[k].op == calls[k].op);
+      CHECK(back[k].range_start == calls[k].range_start);
+      CHECK(std::isfinite(calls[k].seconds));
+      (void)profiler::parse_nvtx_op(calls[k].op);
+    }
+  }
+  CHECK(parsed > 100);
 }

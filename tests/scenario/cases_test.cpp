@@ -7,6 +7,7 @@
 #include <map>
 
 #include "strata/scenario/cases.hpp"
+#include "strata/topo/gpu.hpp"
 #include "support.hpp"
 
 using namespace strata;
@@ -34,6 +35,7 @@ TEST_CASE("cases: network descriptions become NICs and line rates") {
 TEST_CASE("cases: the calibration set loads with every case classified") {
   const auto cases = scenario::load_cases(test::validation_dir() / "calibration.yaml", dirs());
   CHECK(cases.size() >= 70);
+  for (const auto& c : cases) CHECK_MESSAGE(!c.invalid, c.id << ": " << c.invalid.value_or(""));
   std::map<std::string, const scenario::ValidationCase*> by_id;
   for (const auto& c : cases) by_id[c.id] = &c;
 
@@ -77,18 +79,28 @@ TEST_CASE("cases: the calibration set loads with every case classified") {
   CHECK(f14->measured_rank_value == doctest::Approx(141.1));
 }
 
-TEST_CASE("cases: a malformed case file names file, line and key") {
+TEST_CASE("cases: a malformed case names file, line and key, and the other cases still load") {
   test::TempDir d;
   const auto f = d.write("c.yaml", "version: 1\ncases:\n- id: x\n  model: {layers: 2, hidden: 64, heads: 4}\n"
-                                   "  cluster: {gpu: a100-sxm-80gb, gpus: many, gpus_per_node: 8}\n  plan: {tp: 1}\n");
-  try {
-    (void)scenario::load_cases(f, dirs());
-    FAIL("expected an InputError");
-  } catch (const scenario::InputError& e) {
-    CHECK(std::string(e.what()).find("c.yaml:5: cases[0].cluster.gpus: 'many' is not an integer") != std::string::npos);
-  }
+                                   "  cluster: {gpu: a100-sxm-80gb, gpus: many, gpus_per_node: 8}\n  plan: {tp: 1}\n"
+                                   "- id: y\n  model: {layers: 2, hidden: 64, heads: 4}\n"
+                                   "  cluster: {gpu: a100-sxm-80gb, gpus: 8, gpus_per_node: 8}\n  plan: {tp: 1}\n");
+  const auto cases = scenario::load_cases(f, dirs());
+  REQUIRE(cases.size() == 2);
+  CHECK(cases[0].id == "x");
+  CHECK(cases[0].line == 3);
+  REQUIRE(cases[0].invalid);
+  CHECK(cases[0].invalid->find("c.yaml:5: cases[0].cluster.gpus: 'many' is not an integer") != std::string::npos);
+  CHECK_FALSE(cases[1].invalid);
+  CHECK_FALSE(cases[1].unsupported);
+  // The file's own structure still fails the whole file.
   const auto v = d.write("v.yaml", "version: 2\ncases: []\n");
   CHECK_THROWS_AS((void)scenario::load_cases(v, dirs()), scenario::InputError);
+  const auto l = d.write("l.yaml", "version: 1\ncases: {a: 1}\n");
+  CHECK_THROWS_WITH_AS((void)scenario::load_cases(l, dirs()), doctest::Contains("l.yaml:2: cases: expected a list"),
+                       scenario::InputError);
+  const auto m = d.write("m.yaml", "version: 1\ncases: [\n");
+  CHECK_THROWS_WITH_AS((void)scenario::load_cases(m, dirs()), doctest::Contains("malformed YAML"), scenario::InputError);
 }
 
 TEST_CASE("cases: an unknown GPU or plan field makes the case unsupported, not the file invalid") {
@@ -102,4 +114,154 @@ TEST_CASE("cases: an unknown GPU or plan field makes the case unsupported, not t
   REQUIRE(cases.size() == 2);
   CHECK(cases[0].unsupported->find("unknown GPU 'x9000'") != std::string::npos);
   CHECK(cases[1].unsupported->find("plan.ep is not modelled") != std::string::npos);
+}
+
+namespace {
+
+const char* kCase = "- id: ID\n  model: {layers: 2, hidden: 64, heads: 4}\n"
+                    "  cluster: {gpu: a100-sxm-80gb, gpus: 16, gpus_per_node: 8}\n  plan: {tp: 1, global_batch: 8}\n";
+
+// A file of one good case "ok" and the case `bad` (a YAML list item) after it.
+std::vector<scenario::ValidationCase> with_case(const std::string& bad) {
+  test::TempDir d;
+  std::string ok = kCase;
+  ok.replace(ok.find("ID"), 2, "ok");
+  const auto f = d.write("c.yaml", "version: 1\ncases:\n" + ok + bad);
+  return scenario::load_cases(f, dirs());
+}
+
+std::string invalid_of(const std::string& bad) {
+  const auto cases = with_case(bad);
+  REQUIRE(cases.size() == 2);
+  CHECK_FALSE(cases[0].invalid);
+  return cases[1].invalid.value_or("");
+}
+
+std::string replaced(const std::string& from, const std::string& to) {
+  std::string s = kCase;
+  s.replace(s.find("ID"), 2, "bad");
+  const auto at = s.find(from);
+  REQUIRE(at != std::string::npos);
+  return s.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("cases: zero, negative and oversized model shapes are invalid cases, not a division by zero") {
+  for (const char* shape : {"layers: 2, hidden: 64, heads: 0", "layers: 2, hidden: 64, heads: -4",
+                            "layers: 2, hidden: 64, heads: 4, kv_heads: 0", "layers: 0, hidden: 64, heads: 4",
+                            "layers: 2, hidden: -64, heads: 4", "layers: 99999999999, hidden: 64, heads: 4",
+                            "layers: 2, hidden: 2097152, heads: 4", "layers: 2, hidden: 64, heads: 4, vocab: 0",
+                            "layers: 2, hidden: 64, heads: 4, seq_len: -1", "layers: 2, hidden: 64, heads: 4, ffn: 0"}) {
+    INFO(shape);
+    std::string s = replaced("layers: 2, hidden: 64, heads: 4", shape);
+    const std::string why = invalid_of(s);
+    CHECK(why.find("c.yaml:8: cases[1].model.") != std::string::npos);
+  }
+  // kv_heads that do not divide heads: unsupported, as before (the case is well-formed).
+  const auto cases = with_case(replaced("heads: 4", "heads: 4, kv_heads: 3"));
+  CHECK_FALSE(cases[1].invalid);
+  REQUIRE(cases[1].unsupported);
+  CHECK(cases[1].unsupported->find("inconsistent") != std::string::npos);
+}
+
+TEST_CASE("cases: counts that do not fit and out-of-range plan fields make the case invalid") {
+  CHECK(invalid_of(replaced("gpus_per_node: 8}", "gpus_per_node: 8, scale_out: 99999999999x 200 Gb/s}"))
+            .find("cases[1].cluster.scale_out: '99999999999x 200 Gb/s': 99999999999 NICs per node is out of range") !=
+        std::string::npos);
+  CHECK(invalid_of(replaced("gpus_per_node: 8}", "gpus_per_node: 8, scale_out: 8x 99999999999999 Gb/s}")).find("out of range") !=
+        std::string::npos);
+  CHECK(invalid_of(replaced("gpus: 16", "gpus: 0")).find("cases[1].cluster.gpus: must be a positive integer") !=
+        std::string::npos);
+  CHECK(invalid_of(replaced("tp: 1", "tp: 0")).find("cases[1].plan.tp: must be a positive integer") != std::string::npos);
+  CHECK(invalid_of(replaced("tp: 1", "zero: 7")).find("cases[1].plan.zero: must be at most 3") != std::string::npos);
+  CHECK(invalid_of(replaced("tp: 1", "tp: 1, cp: 0")).find("cases[1].plan.cp") != std::string::npos);
+  // dp x micro_batch x 8 x pp when the batch is not published: computed in 64 bits and bounded.
+  CHECK(invalid_of(replaced("tp: 1, global_batch: 8", "dp: 1048576, micro_batch: 1048576, pp: 1048576"))
+            .find("above 16777216") != std::string::npos);
+  CHECK(invalid_of("- id: bad\n  model: {layers: 2, hidden: 64, heads: 4}\n  cluster: 3\n  plan: {}\n")
+            .find("cases[1].cluster: expected a mapping") != std::string::npos);
+  for (const char* m : {"tflops_per_gpu: nan", "tflops_per_gpu: inf", "tflops_per_gpu: 12abc", "peak_memory_gib: -1",
+                        "tokens_per_s_per_gpu: 1e300"}) {
+    INFO(m);
+    CHECK(invalid_of(replaced("global_batch: 8}\n", std::string("global_batch: 8}\n  measured: {") + m + "}\n"))
+              .find("cases[1].measured.") != std::string::npos);
+  }
+  CHECK(invalid_of(replaced("global_batch: 8}\n", "global_batch: 8}\n  target: {iteration_s: nan}\n"))
+            .find("cases[1].target.iteration_s: '") != std::string::npos);
+  CHECK_THROWS_AS((void)scenario::parse_scale_out("99999999999x 200 Gb/s", 8), std::invalid_argument);
+  CHECK_THROWS_AS((void)scenario::parse_scale_out("0x 200 Gb/s", 8), std::invalid_argument);
+}
+
+TEST_CASE("cases: an unreadable case keeps its id if it has one, else its position; a duplicate id is invalid") {
+  std::string again = kCase;
+  again.replace(again.find("ID"), 2, "ok");
+  const auto cases = with_case("- 42\n- id: \"" + std::string(300, 'i') + "\"\n" + again);
+  REQUIRE(cases.size() == 4);
+  CHECK(cases[1].id == "cases[1]");
+  CHECK(cases[1].invalid->find("cases[1]: expected a mapping") != std::string::npos);
+  CHECK(cases[2].id == "cases[2]");
+  CHECK(cases[2].invalid->find("is not a name") != std::string::npos);
+  CHECK(cases[3].id == "ok");
+  CHECK(cases[3].invalid->find("cases[3].id: duplicate id 'ok'") != std::string::npos);
+  CHECK_FALSE(cases[0].invalid);
+}
+
+TEST_CASE("cases: a long note or source is scanned without recursion") {
+  // std::regex recursed per character of a digit run and overflowed the stack on long scalars.
+  const std::string note(1 << 20, '7');
+  const auto cases = with_case(replaced("plan:", "notes: [\"" + note + " 2021\"]\n  source: \"" + note + "\"\n  plan:"));
+  REQUIRE(cases.size() == 2);
+  CHECK_FALSE(cases[1].invalid);
+  CHECK(cases[1].training.precision == topo::Precision::fp16);  // the year 2021 was found at the end of the note
+  CHECK_FALSE(scenario::parse_scale_out(note, 8));
+}
+
+TEST_CASE("cases: property: every field of a case refuses bad values on its own line, never throws") {
+  const std::string good = "version: 1\ncases:\n- id: p\n  source: \"torchtitan 2024\"\n  trust: high\n  rank_group: g\n"
+                           "  model:\n    name: m\n    layers: 2\n    hidden: 64\n    heads: 4\n    kv_heads: 4\n"
+                           "    ffn: 256\n    vocab: 1000\n    seq_len: 512\n    activation: gelu\n"
+                           "  cluster:\n    gpu: a100-sxm-80gb\n    gpus: 16\n    gpus_per_node: 8\n"
+                           "    scale_up: NVLink 3\n    scale_out: 8x 200 Gb/s HDR\n"
+                           "  plan:\n    tp: 1\n    pp: 2\n    dp: 8\n    cp: 1\n    vpp: 1\n    micro_batch: 1\n"
+                           "    global_batch: 16\n    sequence_parallel: false\n    recompute: none\n    zero: 0\n"
+                           "    schedule: 1f1b\n    precision: bf16\n"
+                           "  measured:\n    tflops_per_gpu: 100\n    peak_memory_gib: 30\n  target:\n    iteration_s: 1.5\n";
+  test::TempDir d;
+  {
+    const auto cases = scenario::load_cases(d.write("c.yaml", good), dirs());
+    REQUIRE(cases.size() == 1);
+    REQUIRE_FALSE(cases[0].invalid);
+    REQUIRE_FALSE(cases[0].unsupported);
+  }
+  std::size_t at = 0;
+  int line = 1, checked = 0;
+  for (; at < good.size(); ++line) {
+    const std::size_t nl = good.find('\n', at);
+    const std::string l = good.substr(at, nl - at);
+    const std::size_t colon = l.find(": ");
+    if (line > 2 && colon != std::string::npos) {
+      for (const std::string& v : {std::string(""), std::string("0"), std::string("-1"), std::string("nan"),
+                                   std::string("inf"), std::string("1e300"), std::string("[1,2]"),
+                                   std::string("{a: 1}"), std::string(10000, 'x')}) {
+        std::string t = good;
+        t.replace(at + colon + 1, l.size() - colon - 1, v.empty() ? "" : " " + v);
+        INFO(line << ": " << l << " -> " << v.substr(0, 20));
+        std::vector<scenario::ValidationCase> cases;
+        try {
+          cases = scenario::load_cases(d.write("c.yaml", t), dirs());
+        } catch (const std::exception& e) {
+          FAIL("the whole file failed: " << e.what());
+        }
+        REQUIRE(cases.size() == 1);
+        if (cases[0].invalid) {
+          ++checked;
+          CHECK(cases[0].invalid->find("c.yaml:" + std::to_string(line) + ": ") != std::string::npos);
+          CHECK(cases[0].invalid->size() < 600);
+        }
+      }
+    }
+    at = nl + 1;
+  }
+  CHECK(checked > 100);
 }

@@ -1,11 +1,16 @@
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
-#include <stdexcept>
-
+#include <cstdint>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <stdexcept>
+#include <vector>
 
+#include "strata/scenario/cases.hpp"
 #include "strata/scenario/loader.hpp"
+#include "strata/topo/gpu.hpp"
 #include "support.hpp"
 
 using namespace strata;
@@ -116,7 +121,7 @@ TEST_CASE("loader: bad input names the file, line and key") {
   e = error_of(with("  global_batch: 128", "  global_batch: 0"));
   CHECK(e.find(":7: training.global_batch: must be a positive integer") != std::string::npos);
   e = error_of(with("  gpus: 64", "  gpus: 60"));
-  CHECK(e.find("cluster.gpus: 60 is not a multiple of gpus_per_node") != std::string::npos);
+  CHECK(e.find("cluster.gpus: 60 is not a whole number of 8-GPU nodes") != std::string::npos);
   e = error_of(with("  gpus: 64\n", "  gpus: 64\n  gpu: x9000\n"));
   CHECK(e.find("cluster.gpu: unknown GPU 'x9000'") != std::string::npos);
   e = error_of(with("  gpus: 64\n", "  gpus: 64\n  scale_out: {nic_bandwidth: 0Gbps}\n"));
@@ -126,7 +131,8 @@ TEST_CASE("loader: bad input names the file, line and key") {
   e = error_of(with("  precision: bf16", "  precision: fp8"));
   CHECK(e.find("training.precision: GPU a100-sxm-80gb has no fp8 matrix units") != std::string::npos);
   e = error_of(with("model: gpt3-175b", "model: gpt5"));
-  CHECK(e.find(":2: model: no model card 'gpt5'") != std::string::npos);
+  CHECK(e.find(":2: model: unknown model card 'gpt5' (known: ") != std::string::npos);
+  CHECK(e.find("gpt3-175b, ") != std::string::npos);
   e = error_of(with("cluster:", "cluster: [1, 2"));
   CHECK(e.find("malformed YAML") != std::string::npos);
   e = error_of(std::string(kScenario) + "search:\n  tp: {min: 8, max: 2}\n");
@@ -198,4 +204,419 @@ TEST_CASE("loader: a rank order that is not a permutation names its line") {
   CHECK_THROWS_WITH_AS((void)scenario::load_scenario(f, dirs()), doctest::Contains("s.yaml:"), InputError);
   CHECK_THROWS_WITH_AS((void)scenario::load_scenario(f, dirs()), doctest::Contains("search.order: 'tp-dp-pp' must list"),
                        InputError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strict, bounded input: every malformed file is one InputError naming file, line and key.
+
+namespace {
+
+// The InputError of loading scenario `text`; fails the test on any other exception.
+std::optional<InputError> input_error(const std::string& text) {
+  test::TempDir d;
+  const auto f = d.write("s.yaml", text);
+  try {
+    (void)scenario::load_scenario(f, dirs());
+  } catch (const InputError& e) {
+    return e;
+  } catch (const std::exception& e) {
+    FAIL("not an InputError: " << e.what());
+  }
+  return std::nullopt;
+}
+
+// A scenario that sets every key a scenario may hold (model inline, every cluster override).
+const char* kFull = R"(name: property scenario
+model:
+  name: tiny-moe
+  layers: 4
+  hidden: 512
+  heads: 8
+  kv_heads: 8
+  ffn: 2048
+  vocab: 1000
+  seq_len: 512
+  activation: swiglu
+  dropout: false
+  tied_embeddings: false
+  position_embedding: rotary
+  experts: 4
+  top_k: 2
+  moe_ffn: 1024
+  shared_experts: 1
+  dense_layers: 1
+cluster:
+  preset: dgx-a100-hdr
+  gpus: 64
+  gpu: a100-sxm-80gb
+  gpus_per_node: 8
+  scale_up:
+    bandwidth: 300GB/s
+    latency: 2us
+    efficiency: 0.9
+    domain: 8
+    nvls_efficiency: 0.5
+  scale_out:
+    nics_per_node: 8
+    nic_bandwidth: 200Gbps
+    efficiency: 0.9
+    latency: 5us
+    topology: fat-tree
+    levels: 2
+    switch_radix: 40
+    oversubscription: 1
+    planes: 1
+  collectives:
+    launch: 37us
+    reduction_passes: 3
+    p2p_launch: 10us
+    loop_bytes: 3MiB
+    partial_loop_efficiency: 0.9
+training:
+  global_batch: 128
+  seq_len: 512
+  precision: bf16
+  attention: flash
+  framework: megatron
+  overlap_grad_reduce: true
+  blocking_p2p: true
+  p2p_scatter_gather: true
+  capacity_factor: 1.5
+search:
+  tp: [1, 2]
+  pp: {max: 4}
+  dp: {min: 1}
+  micro_batch: 1
+  vpp: [1, 2]
+  zero: [0, 1]
+  cp: [1]
+  ep: [1, 2]
+  shard: [0, 8]
+  recompute_layers: [0, 1]
+  cp_comm: [ring]
+  tp_overlap: [false]
+  min_cp_tokens: 1024
+  sequence_parallel: [false, true]
+  recompute: [none]
+  schedule: [1f1b]
+  order: [tp-cp-ep-dp-pp]
+  tp_within_node: true
+  max_micro_batch: 8
+)";
+
+// One "key: value" line of a YAML text in block style.
+struct Leaf {
+  int line = 0;                    // 1-based
+  std::size_t begin = 0, end = 0;  // the value's bytes in the text
+  std::string key;
+};
+
+// The block-style "key: value" lines of `text` whose value is on the same line (comments after
+// the value are left in place).
+std::vector<Leaf> leaves(const std::string& text) {
+  std::vector<Leaf> out;
+  std::size_t at = 0;
+  for (int line = 1; at < text.size(); ++line) {
+    const std::size_t nl = std::min(text.find('\n', at), text.size());
+    const std::string l = text.substr(at, nl - at);
+    const std::size_t k = l.find_first_not_of(" -");
+    const std::size_t colon = l.find(": ");
+    if (k != std::string::npos && l[k] != '#' && colon != std::string::npos && colon > k) {
+      std::size_t v = colon + 2, e = l.find(" #", v);
+      if (e == std::string::npos) e = l.size();
+      while (e > v && l[e - 1] == ' ') --e;
+      if (e > v) out.push_back({line, at + v, at + e, l.substr(k, colon - k)});
+    }
+    at = nl + 1;
+  }
+  return out;
+}
+
+// The values every key is tried with: empty, zero, negative, not a number, infinite, huge, a list,
+// a mapping, a 10 kB string.
+std::vector<std::string> bad_values() {
+  return {"", "0", "-1", "nan", "inf", "1e300", "[1,2]", "{a: 1}", std::string(10000, 'x')};
+}
+
+// Loads every variant of `text` with one leaf's value replaced by each bad value: each must load
+// (only where `accepted(key, value)`) or throw an InputError naming that key on that line, in a
+// short message; never another exception.
+template <class Load, class Accepted>
+void every_key_checked(const std::string& name, const std::string& text, Load load, Accepted accepted) {
+  test::TempDir d;
+  const auto ls = leaves(text);
+  REQUIRE(ls.size() > 5);
+  for (const Leaf& leaf : ls) {
+    for (const std::string& v : bad_values()) {
+      std::string t = text;
+      t.replace(leaf.begin, leaf.end - leaf.begin, v);
+      if (v.empty() && t[leaf.begin - 1] == ' ') t.erase(leaf.begin - 1, 1);  // "key:" with nothing after
+      const auto f = d.write(name, t);
+      INFO(name << ":" << leaf.line << " " << leaf.key << ": '" << v.substr(0, 20) << "'");
+      try {
+        load(f);
+        CHECK_MESSAGE(accepted(leaf.key, v), "accepted silently");
+      } catch (const InputError& e) {
+        const std::string what = e.what();
+        INFO(what.substr(0, 300));
+        CHECK(e.line() == leaf.line);
+        CHECK(e.key().find(leaf.key) != std::string::npos);
+        CHECK(what.size() < 600);  // a 10 kB value is never echoed whole
+        CHECK(what.find('\n') == std::string::npos);
+      } catch (const std::exception& e) {
+        FAIL("not an InputError: " << e.what());
+      }
+    }
+  }
+}
+
+std::string file_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool a_name(const std::string& key, const std::string& v) {
+  return key == "name" && (v == "0" || v == "-1" || v == "nan" || v == "inf" || v == "1e300");
+}
+
+}  // namespace
+
+TEST_CASE("loader: property: every key of a scenario refuses every bad value with its own line") {
+  REQUIRE_FALSE(input_error(kFull));
+  every_key_checked("s.yaml", kFull, [](const auto& f) { (void)scenario::load_scenario(f, dirs()); },
+                    [](const std::string& key, const std::string& v) {
+                      if (a_name(key, v)) return true;
+                      // Zero means "no ZeRO", "no hybrid sharding", "all layers", "no leading dense layers".
+                      if (v == "0") return key == "zero" || key == "shard" || key == "recompute_layers" ||
+                                           key == "dense_layers" || key == "shared_experts";
+                      // A list of two sizes is a search constraint.
+                      if (v == "[1,2]")
+                        return key == "tp" || key == "pp" || key == "dp" || key == "micro_batch" || key == "vpp" ||
+                               key == "zero" || key == "cp" || key == "ep" || key == "shard" ||
+                               key == "recompute_layers";
+                      return false;
+                    });
+}
+
+TEST_CASE("loader: property: every key of the bundled presets and cards refuses every bad value") {
+  const auto gpu = dirs().gpus / "a100-sxm-80gb.yaml";
+  every_key_checked("gpu.yaml", file_text(gpu), [](const auto& f) { (void)scenario::load_gpu(f); }, a_name);
+  const auto cluster = dirs().clusters / "dgx-a100-hdr.yaml";
+  every_key_checked("cluster.yaml", file_text(cluster), [](const auto& f) { (void)scenario::load_cluster(f, dirs(), 64); },
+                    a_name);
+  const auto card = dirs().models / "deepseek-v3-shaped.yaml";
+  every_key_checked("card.yaml", file_text(card), [](const auto& f) { (void)scenario::load_model(f); },
+                    [](const std::string& key, const std::string& v) {
+                      return a_name(key, v) || (v == "0" && (key == "dense_layers" || key == "shared_experts"));
+                    });
+}
+
+TEST_CASE("loader: property: mutated scenarios are loaded or refused with an InputError, nothing else") {
+  // A fixed-seed byte mutator over a full scenario: flips, deletions, insertions of YAML syntax.
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  const auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  const std::string alphabet = ":-[]{},#&*!|>'\"\n \t0123456789.e+x~?%@`\\";
+  test::TempDir d;
+  int refused = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::string t = kFull;
+    for (int m = 1 + static_cast<int>(next() % 4); m > 0; --m) {
+      const std::size_t at = next() % t.size();
+      switch (next() % 3) {
+        case 0: t[at] = alphabet[next() % alphabet.size()]; break;
+        case 1: t.erase(at, 1 + next() % 8); break;
+        default: t.insert(at, 1, alphabet[next() % alphabet.size()]); break;
+      }
+    }
+    const auto f = d.write("m.yaml", t);
+    try {
+      (void)scenario::load_scenario(f, dirs());
+    } catch (const InputError& e) {
+      ++refused;
+      CHECK(std::string(e.what()).find('\n') == std::string::npos);
+    } catch (const std::exception& e) {
+      FAIL("mutation " << i << " escaped as " << e.what() << "\n" << t);
+    }
+  }
+  CHECK(refused > 100);  // the mutations do break most files
+}
+
+TEST_CASE("loader: only regular files of bounded size are read") {
+  test::TempDir d;
+  const auto is_error = [](const std::filesystem::path& p, const std::string& what) {
+    INFO(p.string().substr(0, 80));
+    try {
+      (void)scenario::load_scenario(p, dirs());
+      FAIL("loaded");
+    } catch (const InputError& e) {
+      CHECK(std::string(e.what()).find(what) != std::string::npos);
+      CHECK(e.line() == 0);
+    }
+  };
+  std::filesystem::create_directory(d.path() / "dir.yaml");
+  is_error(d.path() / "dir.yaml", "is a directory");
+  REQUIRE(::mkfifo((d.path() / "fifo.yaml").c_str(), 0600) == 0);
+  is_error(d.path() / "fifo.yaml", "not a regular file");  // and does not block
+  is_error("/dev/zero", "not a regular file");
+  is_error(d.path() / "missing.yaml", "no such file");
+  is_error(d.path() / (std::string(300, 'a') + ".yaml"), "file name too long");
+  is_error(std::filesystem::path(std::string("a\0b.yaml", 8)), "NUL");
+  // 16 MiB + 1 byte (sparse): refused before it is read, with the limit in the message.
+  const auto big = d.path() / "big.yaml";
+  { std::ofstream(big) << "name: x\n"; }
+  std::filesystem::resize_file(big, scenario::kMaxYamlBytes + 1);
+  is_error(big, "over the 16 MiB limit");
+  std::filesystem::resize_file(big, scenario::kMaxYamlBytes);
+  CHECK_THROWS_WITH_AS(scenario::read_input_file(big, 1024), doctest::Contains("over the 0 MiB limit"), InputError);
+  CHECK(scenario::read_input_file(big, scenario::kMaxYamlBytes).size() == scenario::kMaxYamlBytes);
+  // Op tables have their own, larger limit.
+  CHECK_THROWS_WITH_AS((void)scenario::load_op_table(d.path() / "dir.yaml"), doctest::Contains("is a directory"), InputError);
+  CHECK_THROWS_WITH_AS((void)scenario::load_op_table("/dev/zero"), doctest::Contains("not a regular file"), InputError);
+}
+
+TEST_CASE("loader: long names, NULs and paths in card and preset names are InputErrors") {
+  const std::string l(300, 'a');
+  for (const std::string& bad : {l, l + ".yaml", std::string("gpt\0x", 5), std::string("../gpus/a100-sxm-80gb"),
+                                 std::string("a/b"), std::string(".hidden")}) {
+    INFO(bad.substr(0, 40));
+    const auto model = input_error(with("model: gpt3-175b", "model: \"" + (bad.find('\0') != std::string::npos ? std::string("gpt\\0x") : bad) + "\""));
+    REQUIRE(model);
+    CHECK(model->line() == 2);
+    CHECK(model->key() == "model");
+    const auto preset = input_error(with("preset: dgx-a100-hdr", "preset: \"" + (bad.find('\0') != std::string::npos ? std::string("gpt\\0x") : bad) + "\""));
+    REQUIRE(preset);
+    CHECK(preset->line() == 4);
+    CHECK(preset->key() == "cluster.preset");
+    const auto gpu = input_error(with("  gpus: 64\n", "  gpus: 64\n  gpu: \"" + (bad.find('\0') != std::string::npos ? std::string("gpt\\0x") : bad) + "\"\n"));
+    REQUIRE(gpu);
+    CHECK(gpu->key() == "cluster.gpu");
+  }
+  const auto p = input_error(with("preset: dgx-a100-hdr", "preset: dgx-z"));
+  REQUIRE(p);
+  CHECK(std::string(p->what()).find("unknown cluster preset 'dgx-z' (known: dgx-a100-hdr, dgx-a100-hdr-2to1,") !=
+        std::string::npos);
+}
+
+TEST_CASE("loader: a duplicate key in any mapping names its line and the first") {
+  auto e = input_error(with("  global_batch: 128\n", "  global_batch: 128\n  global_batch: 256\n"));
+  REQUIRE(e);
+  CHECK(std::string(e->what()).find("s.yaml:8: training.global_batch: given twice (first on line 7)") != std::string::npos);
+  e = input_error(std::string(kScenario) + "name: again\n");
+  REQUIRE(e);
+  CHECK(std::string(e->what()).find("s.yaml:9: name: given twice (first on line 1)") != std::string::npos);
+  e = input_error(with("  gpus: 64\n", "  gpus: 64\n  scale_out: {nic_bandwidth: 400Gbps, nic_bandwidth: 200Gbps}\n"));
+  REQUIRE(e);
+  CHECK(e->key() == "cluster.scale_out.nic_bandwidth");
+  CHECK(e->line() == 6);
+  // In a list item's mapping (validation cases, search lists of maps).
+  test::TempDir d;
+  const auto c = d.write("c.yaml", "version: 1\ncases:\n- id: a\n  id: b\n");
+  CHECK_THROWS_WITH_AS((void)scenario::load_cases(c, dirs()), doctest::Contains("c.yaml:4: cases[0].id: given twice"),
+                       InputError);
+}
+
+TEST_CASE("loader: keys that are not plain names and extra documents are InputErrors") {
+  for (const char* key : {"[a, b]", "{a: 1}", "? [a]\n", "*anchor ", "~", "null"}) {
+    INFO(key);
+    const auto e = input_error(std::string("base: &anchor x\n") + key + ": 3\n" + kScenario);
+    REQUIRE(e);
+    CHECK(e->line() == 2);
+  }
+  auto e = input_error(std::string(kScenario) + "---\nname: second\n");
+  REQUIRE(e);
+  CHECK(std::string(e->what()).find("more than one YAML document") != std::string::npos);
+  CHECK(e->line() == 9);
+  e = input_error(std::string(kScenario) + "search:\n  tp: " + std::string(3000, '[') + std::string(3000, ']') + "\n");
+  REQUIRE(e);  // nesting deeper than yaml-cpp's guard: refused, not a stack overflow
+  CHECK(std::string(e->what()).find("malformed YAML") != std::string::npos);
+}
+
+TEST_CASE("loader: numbers are finite and in range before any arithmetic") {
+  const auto override = [](const std::string& what) { return with("  gpus: 64\n", "  gpus: 64\n  " + what + "\n"); };
+  struct Bad {
+    std::string text, key, message;
+  };
+  const std::vector<Bad> bad{
+      {override("scale_out: {nic_bandwidth: 1e300Tbps}"), "cluster.scale_out.nic_bandwidth", "out of range"},
+      {override("scale_out: {nic_bandwidth: 1e-300bps}"), "cluster.scale_out.nic_bandwidth", "out of range"},
+      {override("scale_up: {latency: 2h}"), "cluster.scale_up.latency", "unknown duration unit"},
+      {override("scale_up: {latency: 7200s}"), "cluster.scale_up.latency", "out of range"},
+      {override("collectives: {reduction_passes: inf}"), "cluster.collectives.reduction_passes", "not a finite number"},
+      {override("collectives: {reduction_passes: nan}"), "cluster.collectives.reduction_passes", "not a finite number"},
+      {override("collectives: {reduction_passes: 1e300}"), "cluster.collectives.reduction_passes", "between 0.01 and 100"},
+      {override("collectives: {reduction_passes: 0}"), "cluster.collectives.reduction_passes", "between 0.01 and 100"},
+      {override("collectives: {loop_bytes: 0B}"), "cluster.collectives.loop_bytes", "must be positive"},
+      {override("collectives: {loop_bytes: 1e300TB}"), "cluster.collectives.loop_bytes", "out of range"},
+      {override("scale_out: {oversubscription: nan}"), "cluster.scale_out.oversubscription", "not a finite number"},
+      {override("scale_out: {oversubscription: 1e9}"), "cluster.scale_out.oversubscription", "between 1 and 1024"},
+      {override("scale_out: {efficiency: nan}"), "cluster.scale_out.efficiency", "not a finite number"},
+      {override("scale_out: {efficiency: 1.5}"), "cluster.scale_out.efficiency", "must be in (0, 1]"},
+      {override("scale_out: {switch_radix: 100000}"), "cluster.scale_out.switch_radix", "at most 1024"},
+      {override("scale_out: {planes: 0}"), "cluster.scale_out.planes", "positive"},
+      {override("scale_out: {nics_per_node: 99999999999}"), "cluster.scale_out.nics_per_node", "at most 1024"},
+      {with("  gpus: 64", "  gpus: 2097152"), "cluster.gpus", "at most 1048576"},
+      {with("  global_batch: 128", "  global_batch: 1e3"), "training.global_batch", "not an integer"},
+      {with("  global_batch: 128", "  global_batch: 16777217"), "training.global_batch", "at most 16777216"},
+      {with("  global_batch: 128", "  global_batch: 16777216\n  seq_len: 16384"), "training.global_batch",
+       "tokens per step exceeds"},
+      {std::string(kScenario) + "search:\n  tp: [0]\n", "search.tp", "sizes are at least 1"},
+      {std::string(kScenario) + "search:\n  pp: [1, 0]\n", "search.pp", "sizes are at least 1"},
+      {std::string(kScenario) + "search:\n  dp: [0]\n", "search.dp", "sizes are at least 1"},
+      {std::string(kScenario) + "search:\n  micro_batch: 0\n", "search.micro_batch", "sizes are at least 1"},
+      {std::string(kScenario) + "search:\n  vpp: [0]\n", "search.vpp", "sizes are at least 1"},
+      {std::string(kScenario) + "search:\n  cp: [0]\n", "search.cp", "sizes are at least 1"},
+      {std::string(kScenario) + "search:\n  tp: {max: 0}\n", "search.tp.max", "positive"},
+      {std::string(kScenario) + "search:\n  tp: [2097152]\n", "search.tp", "at most 1048576"},
+      {std::string(kScenario) + "search:\n  tp: [8, 8]\n", "search.tp", "listed twice"},
+      {std::string(kScenario) + "search:\n  zero: [4]\n", "search.zero", "ZeRO stages are 0-3"},
+      {std::string(kScenario) + "search:\n  recompute_layers: [-1]\n", "search.recompute_layers", "must not be negative"},
+      {std::string(kScenario) + "search:\n", "search", "must not be empty"},
+  };
+  for (const Bad& b : bad) {
+    INFO(b.key << ": " << b.message);
+    const auto e = input_error(b.text);
+    REQUIRE(e);
+    CHECK(e->key() == b.key);
+    CHECK(std::string(e->what()).find(b.message) != std::string::npos);
+  }
+  // What is fine stays fine: zero: [0], recompute_layers: [0], shard: [0].
+  CHECK_FALSE(input_error(std::string(kScenario) + "search:\n  zero: [0]\n  recompute_layers: [0]\n  shard: [0]\n"));
+}
+
+TEST_CASE("loader: a MoE capacity factor is finite and at most experts / top_k") {
+  test::TempDir d;
+  const std::string moe = "name: m\nmodel: mixtral-8x7b\ncluster:\n  preset: dgx-h100-ndr\n  gpus: 64\n"
+                          "training:\n  global_batch: 128\n  precision: bf16\n  capacity_factor: ";
+  for (const char* v : {"inf", "nan", "0.5", "4.5", "1e300"}) {
+    INFO(v);
+    const auto e = input_error(moe + v + "\n");
+    REQUIRE(e);
+    CHECK(e->key() == "training.capacity_factor");
+    CHECK(e->line() == 9);
+  }
+  CHECK_FALSE(input_error(moe + "4\n"));  // 8 experts, top-2: the busiest takes every token
+}
+
+TEST_CASE("loader: a huge or binary value is clipped and escaped in the message") {
+  const auto e = input_error(with("  precision: bf16", "  precision: \"" + std::string(100000, 'b') + "\\0\\n\\x01\""));
+  REQUIRE(e);
+  const std::string what = e->what();
+  CHECK(what.size() < 300);
+  CHECK(what.find("bbbb...") != std::string::npos);
+  const auto n = input_error(with("name: test scenario", "name: \"a\\0b\\nc\""));
+  REQUIRE(n);
+  CHECK(std::string(n->what()).find("'a\\0b\\nc' is not a name") != std::string::npos);
+  const auto k = input_error(with("  precision: bf16\n", "  precision: bf16\n  " + std::string(5000, 'k') + ": 1\n"));
+  REQUIRE(k);
+  CHECK(std::string(k->what()).size() < 400);
+  CHECK(k->line() == 9);
+  CHECK(topo::printable("ab\x01\xff\xc3\xa9", 0) == "ab\\x01\\xff\xc3\xa9");  // UTF-8 kept, stray bytes escaped
+  CHECK(topo::printable(std::string(100, 'z'), 10) == "zzzzzzzzzz...");
 }

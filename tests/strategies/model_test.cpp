@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
 #include <stdexcept>
+#include <string>
 
 #include "common.hpp"
 
@@ -43,4 +46,33 @@ TEST_CASE("model: impossible shapes are rejected") {
   m = test::gpt(24, 2304, 24);
   m.kv_heads = 5;
   CHECK_THROWS_AS(m.check(), std::invalid_argument);
+}
+
+TEST_CASE("model: sizes beyond the limits and NaN training settings are rejected") {
+  auto m = test::gpt(24, 2304, 24);
+  CHECK_NOTHROW(m.check());
+  m.layers = strategy::limits::max_layers + 1;
+  CHECK_THROWS_WITH_AS(m.check(), doctest::Contains("layers must be between 1 and 65536"), std::invalid_argument);
+  m = test::gpt(24, 2304, 24);
+  m.heads = 0;
+  CHECK_THROWS_AS(m.check(), std::invalid_argument);  // before hidden % heads
+  m = test::gpt(24, 2304, 24);
+  m.vocab = -1;
+  CHECK_THROWS_WITH_AS(m.check(), doctest::Contains("vocab"), std::invalid_argument);
+  m = test::gpt(24, 2304, 24);
+  m.experts = -2;
+  CHECK_THROWS_WITH_AS(m.check(), doctest::Contains("experts must be positive"), std::invalid_argument);
+  m = test::gpt(24, 2304, 24);
+  m.name = std::string(300, 'n');
+  CHECK_THROWS_WITH_AS(m.check(), doctest::Contains("at most 256"), std::invalid_argument);
+
+  auto t = test::training(512);
+  CHECK_NOTHROW(t.check());
+  t.capacity_factor = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH_AS(t.check(), doctest::Contains("capacity_factor"), std::invalid_argument);
+  t.capacity_factor = std::nan("");
+  CHECK_THROWS_WITH_AS(t.check(), doctest::Contains("capacity_factor"), std::invalid_argument);
+  t = test::training(strategy::limits::max_global_batch);
+  t.seq_len = 1024;
+  CHECK_THROWS_WITH_AS(t.check(), doctest::Contains("tokens per step"), std::invalid_argument);
 }

@@ -1,6 +1,8 @@
-#include <stdexcept>
-
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <memory>
+#include <stdexcept>
 
 #include "strata/topo/cluster.hpp"
 #include "strata/topo/fabric.hpp"
@@ -32,34 +34,117 @@ FlopRate GpuSpec::peak_at(Precision p) const {
 }
 
 namespace {
+
+// Length of the UTF-8 sequence starting at s[i] (1-4), or 0 if the bytes there are not UTF-8
+// (overlong forms, surrogates and code points above U+10FFFF included).
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned c = b(i);
+  if (c < 0x80) return 1;
+  std::size_t n = 0;
+  unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c == 0xE0) n = 3, lo = 0xA0;
+  else if (c >= 0xE1 && c <= 0xEC) n = 3;
+  else if (c == 0xED) n = 3, hi = 0x9F;
+  else if (c >= 0xEE && c <= 0xEF) n = 3;
+  else if (c == 0xF0) n = 4, lo = 0x90;
+  else if (c >= 0xF1 && c <= 0xF3) n = 4;
+  else if (c == 0xF4) n = 4, hi = 0x8F;
+  else return 0;
+  if (i + n > s.size()) return 0;
+  if (b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k)
+    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
+  return n;
+}
+
+bool control(unsigned char c) { return c < 0x20 || c == 0x7F; }
+
+}  // namespace
+
+std::string printable(std::string_view text, std::size_t max) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::min<std::size_t>(text.size(), max == 0 ? text.size() : max) + 8);
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t n = utf8_length(text, i);
+    if (max > 0 && out.size() + std::max<std::size_t>(n, 1) > max) {
+      out += "...";
+      return out;
+    }
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (n == 1 && !control(c)) {
+      out += text[i];
+    } else if (n > 1) {
+      out.append(text.substr(i, n));
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == 0) {
+      out += "\\0";
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+    i += std::max<std::size_t>(n, 1);
+  }
+  return out;
+}
+
+bool clean_text(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t n = utf8_length(text, i);
+    if (n == 0 || (n == 1 && control(static_cast<unsigned char>(text[i])))) return false;
+    i += n;
+  }
+  return true;
+}
+
+namespace {
 void need(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
 }
+// NaN fails every comparison, so each of these is false for NaN.
 bool fraction(double x) { return x > 0 && x <= 1; }
+bool within(double x, double lo, double hi) { return x >= lo && x <= hi; }
+// Zero, or a finite value in [lo, hi].
+bool zero_or_within(double x, double lo, double hi) { return x == 0 || within(x, lo, hi); }
+bool rate(ByteRate r) { return within(r.value(), limits::min_byte_rate, limits::max_byte_rate); }
+bool duration(Seconds s) { return zero_or_within(s.value(), limits::min_seconds, limits::max_seconds); }
 }  // namespace
 
 void GpuSpec::check() const {
   need(!name.empty(), "gpu: name is empty");
-  need(memory.value() > 0, "gpu " + name + ": memory must be positive");
-  need(reserved_memory.value() >= 0 && reserved_memory < memory,
-       "gpu " + name + ": reserved_memory must be below memory");
-  need(memory_bw.value() > 0, "gpu " + name + ": memory_bandwidth must be positive");
-  need(sms > 0, "gpu " + name + ": sms must be positive");
-  need(nvlink_bw.value() > 0, "gpu " + name + ": nvlink must be positive");
-  need(fraction(matmul_efficiency), "gpu " + name + ": efficiency.matmul must be in (0, 1]");
-  need(fraction(attention_efficiency), "gpu " + name + ": efficiency.attention must be in (0, 1]");
-  need(fraction(memory_efficiency), "gpu " + name + ": efficiency.memory must be in (0, 1]");
-  need(kernel_overhead.value() >= 0, "gpu " + name + ": efficiency.kernel_overhead must be >= 0");
-  need(host_overhead.value() >= 0, "gpu " + name + ": efficiency.host_overhead must be >= 0");
-  need(gemm_tile_m > 0 && gemm_tile_n > 0, "gpu " + name + ": gemm tiles must be positive");
+  need(name.size() <= limits::max_name && clean_text(name),
+       "gpu " + printable(name) + ": the name must be at most 256 printable characters");
+  const std::string g = "gpu " + name + ": ";
+  need(within(memory.value(), limits::min_bytes, limits::max_bytes), g + "memory must be between 1 B and 1 PiB");
+  need(reserved_memory.value() >= 0 && reserved_memory < memory, g + "reserved_memory must be below memory");
+  need(rate(memory_bw), g + "memory_bandwidth must be between 1 Kb/s and 1 PB/s");
+  need(sms > 0 && sms <= limits::max_sms, g + "sms must be between 1 and " + std::to_string(limits::max_sms));
+  need(rate(nvlink_bw), g + "nvlink must be between 1 Kb/s and 1 PB/s");
+  need(fraction(matmul_efficiency), g + "efficiency.matmul must be in (0, 1]");
+  need(fraction(attention_efficiency), g + "efficiency.attention must be in (0, 1]");
+  need(fraction(memory_efficiency), g + "efficiency.memory must be in (0, 1]");
+  need(duration(kernel_overhead), g + "efficiency.kernel_overhead must be 0 or between 1 ns and 1 hour");
+  need(duration(host_overhead), g + "efficiency.host_overhead must be 0 or between 1 ns and 1 hour");
+  need(gemm_tile_m > 0 && gemm_tile_n > 0 && gemm_tile_m <= limits::max_gemm_tile &&
+           gemm_tile_n <= limits::max_gemm_tile,
+       g + "gemm tiles must be between 1 and " + std::to_string(limits::max_gemm_tile));
   bool any = false;
   for (const auto& p : peak) {
     if (p) {
-      need(p->value() > 0, "gpu " + name + ": peak rates must be positive");
+      need(within(p->value(), limits::min_flop_rate, limits::max_flop_rate),
+           g + "peak rates must be between 1 GFLOP/s and 1e18 FLOP/s");
       any = true;
     }
   }
-  need(any, "gpu " + name + ": no peak rate given");
+  need(any, g + "no peak rate given");
 }
 
 std::string_view to_string(Topology t) { return t == Topology::fat_tree ? "fat-tree" : "rail-optimized"; }
@@ -72,36 +157,46 @@ ByteRate ClusterSpec::scale_out_per_gpu() const {
 
 void ClusterSpec::check() const {
   gpu.check();
-  need(gpus > 0, "cluster " + name + ": gpus must be positive");
-  need(gpus_per_node > 0, "cluster " + name + ": gpus_per_node must be positive");
+  need(name.size() <= limits::max_name && clean_text(name),
+       "cluster " + printable(name) + ": the name must be at most 256 printable characters");
+  const std::string c = "cluster " + name + ": ";
+  need(gpus > 0 && gpus <= limits::max_gpus, c + "gpus must be between 1 and " + std::to_string(limits::max_gpus));
+  need(gpus_per_node > 0 && gpus_per_node <= limits::max_gpus_per_node,
+       c + "gpus_per_node must be between 1 and " + std::to_string(limits::max_gpus_per_node));
   need(gpus % gpus_per_node == 0 || gpus < gpus_per_node,
-       "cluster " + name + ": gpus (" + std::to_string(gpus) +
-           ") must be a multiple of gpus_per_node (" + std::to_string(gpus_per_node) + ")");
-  need(scale_up.bandwidth.value() > 0, "cluster " + name + ": scale_up.bandwidth must be positive");
-  need(scale_up.latency.value() >= 0, "cluster " + name + ": scale_up.latency must be >= 0");
-  need(scale_out.nics_per_node > 0, "cluster " + name + ": scale_out.nics_per_node must be positive");
-  need(scale_out.nic_bandwidth.value() > 0, "cluster " + name + ": scale_out.nic_bandwidth must be positive");
-  need(fraction(scale_out.efficiency), "cluster " + name + ": scale_out.efficiency must be in (0, 1]");
-  need(scale_out.latency.value() >= 0, "cluster " + name + ": scale_out.latency must be >= 0");
-  need(scale_up.efficiency > 0 && scale_up.efficiency <= 1, "cluster " + name + ": scale_up.efficiency must be in (0, 1]");
-  need(scale_up.nvls_efficiency >= 0 && scale_up.nvls_efficiency <= 1,
-       "cluster " + name + ": scale_up.nvls_efficiency must be in [0, 1]");
-  need(scale_up.domain >= 0 && (scale_up.domain == 0 || scale_up.domain % gpus_per_node == 0),
-       "cluster " + name + ": scale_up.domain must be a multiple of gpus_per_node");
-  need(gpus <= domain() || gpus % domain() == 0,
-       "cluster " + name + ": gpus (" + std::to_string(gpus) + ") must be a multiple of scale_up.domain (" +
-           std::to_string(domain()) + ")");
-  need(scale_out.switch_radix >= 2, "cluster " + name + ": scale_out.switch_radix must be at least 2");
-  need(scale_out.oversubscription >= 1, "cluster " + name + ": scale_out.oversubscription must be >= 1");
-  need(scale_out.planes >= 1, "cluster " + name + ": scale_out.planes must be positive");
-  need(scale_out.levels == 0 || scale_out.levels == 2 || scale_out.levels == 3,
-       "cluster " + name + ": scale_out.levels must be 2 or 3");
-  need(collectives.loop_bytes.value() >= 0, "cluster " + name + ": collectives.loop_bytes must be >= 0");
-  need(fraction(collectives.partial_loop_efficiency),
-       "cluster " + name + ": collectives.partial_loop_efficiency must be in (0, 1]");
-  need(collectives.launch.value() >= 0, "cluster " + name + ": collectives.launch must be >= 0");
-  need(collectives.reduction_passes > 0, "cluster " + name + ": collectives.reduction_passes must be positive");
-  need(collectives.p2p_launch.value() >= 0, "cluster " + name + ": collectives.p2p_launch must be >= 0");
+       c + "gpus (" + std::to_string(gpus) + ") must be a multiple of gpus_per_node (" + std::to_string(gpus_per_node) +
+           ")");
+  need(rate(scale_up.bandwidth), c + "scale_up.bandwidth must be between 1 Kb/s and 1 PB/s");
+  need(duration(scale_up.latency), c + "scale_up.latency must be 0 or between 1 ns and 1 hour");
+  need(scale_out.nics_per_node > 0 && scale_out.nics_per_node <= limits::max_nics_per_node,
+       c + "scale_out.nics_per_node must be between 1 and " + std::to_string(limits::max_nics_per_node));
+  const std::int64_t nodes = std::max(1, gpus / gpus_per_node);
+  need(nodes * scale_out.nics_per_node <= limits::max_nics,
+       c + "scale_out: " + std::to_string(nodes * scale_out.nics_per_node) + " NICs exceed " +
+           std::to_string(limits::max_nics));
+  need(rate(scale_out.nic_bandwidth), c + "scale_out.nic_bandwidth must be between 1 Kb/s and 1 PB/s");
+  need(fraction(scale_out.efficiency), c + "scale_out.efficiency must be in (0, 1]");
+  need(duration(scale_out.latency), c + "scale_out.latency must be 0 or between 1 ns and 1 hour");
+  need(fraction(scale_up.efficiency), c + "scale_up.efficiency must be in (0, 1]");
+  need(within(scale_up.nvls_efficiency, 0, 1), c + "scale_up.nvls_efficiency must be in [0, 1]");
+  need(scale_up.domain >= 0 && scale_up.domain <= limits::max_gpus &&
+           (scale_up.domain == 0 || scale_up.domain % gpus_per_node == 0),
+       c + "scale_up.domain must be a multiple of gpus_per_node");
+  // The last NVLink domain may be partly filled (96 GPUs of 72-GPU racks): whole nodes suffice.
+  need(scale_out.switch_radix >= 2 && scale_out.switch_radix <= limits::max_switch_radix,
+       c + "scale_out.switch_radix must be between 2 and " + std::to_string(limits::max_switch_radix));
+  need(within(scale_out.oversubscription, 1, limits::max_oversubscription),
+       c + "scale_out.oversubscription must be between 1 and 1024");
+  need(scale_out.planes >= 1 && scale_out.planes <= limits::max_planes,
+       c + "scale_out.planes must be between 1 and " + std::to_string(limits::max_planes));
+  need(scale_out.levels == 0 || scale_out.levels == 2 || scale_out.levels == 3, c + "scale_out.levels must be 2 or 3");
+  need(zero_or_within(collectives.loop_bytes.value(), limits::min_bytes, limits::max_bytes),
+       c + "collectives.loop_bytes must be 0 (no staircase) or between 1 B and 1 PiB");
+  need(fraction(collectives.partial_loop_efficiency), c + "collectives.partial_loop_efficiency must be in (0, 1]");
+  need(duration(collectives.launch), c + "collectives.launch must be 0 or between 1 ns and 1 hour");
+  need(within(collectives.reduction_passes, limits::min_reduction_passes, limits::max_reduction_passes),
+       c + "collectives.reduction_passes must be between 0.01 and 100");
+  need(duration(collectives.p2p_launch), c + "collectives.p2p_launch must be 0 or between 1 ns and 1 hour");
 }
 
 sim::NetworkSpec ClusterSpec::network(bool fabric) const {

@@ -1,8 +1,12 @@
 #include "strata/scenario/cases.hpp"
 
 #include <algorithm>
-#include <regex>
+#include <charconv>
+#include <climits>
+#include <cstdint>
+#include <map>
 #include <set>
+#include <variant>
 
 #include "reader.hpp"
 
@@ -10,48 +14,164 @@ namespace strata::scenario {
 
 namespace fs = std::filesystem;
 using detail::MapReader;
+using detail::shown;
+
+namespace {
+
+namespace mlim = strategy::limits;
+namespace tlim = topo::limits;
+
+// Hand-written scanners instead of std::regex: libstdc++'s regex recurses once per character
+// and overflows the stack on a long scalar (a 1 MB `notes` entry), and its captures went
+// through std::stoi, which throws on a count that does not fit.
+bool digit(char c) { return c >= '0' && c <= '9'; }
+bool space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::size_t skip_spaces(std::string_view s, std::size_t i) {
+  while (i < s.size() && space(s[i])) ++i;
+  return i;
+}
+
+// \d+ at i: its end (i itself if there is none).
+std::size_t digits_end(std::string_view s, std::size_t i) {
+  while (i < s.size() && digit(s[i])) ++i;
+  return i;
+}
+
+// \d+(\.\d+)? at i: its end, or i if there is none.
+std::size_t decimal_end(std::string_view s, std::size_t i) {
+  std::size_t e = digits_end(s, i);
+  if (e == i) return i;
+  if (e + 1 < s.size() && s[e] == '.' && digit(s[e + 1])) e = digits_end(s, e + 1);
+  return e;
+}
+
+// "Gb/s" or "Gbps" at i: its end, or i.
+std::size_t gbps_end(std::string_view s, std::size_t i) {
+  for (std::string_view unit : {"Gb/s", "Gbps"})
+    if (s.substr(i, unit.size()) == unit) return i + unit.size();
+  return i;
+}
+
+// `word` at i: its end, or i.
+std::size_t word_end(std::string_view s, std::size_t i, std::string_view word) {
+  return s.substr(i, word.size()) == word ? i + word.size() : i;
+}
+
+// \s+ at i: its end, or i if there is no space.
+std::size_t spaces_end(std::string_view s, std::size_t i) { return skip_spaces(s, i); }
+
+int nic_count(std::string_view text, std::string_view digits) {
+  int n = 0;
+  const auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc() || p != digits.data() + digits.size() || n < 1 || n > tlim::max_nics_per_node)
+    throw std::invalid_argument(shown(text) + ": " + topo::printable(digits, 24) + " NICs per node is out of range (1 to " +
+                                std::to_string(tlim::max_nics_per_node) + ")");
+  return n;
+}
+
+sim::ByteRate gbps(std::string_view text, std::string_view number) {
+  double v = 0;
+  const auto [p, ec] = std::from_chars(number.data(), number.data() + number.size(), v);
+  const double rate = v * 1e9 / 8;
+  if (ec != std::errc() || !(rate >= tlim::min_byte_rate && rate <= tlim::max_byte_rate))
+    throw std::invalid_argument(shown(text) + ": " + topo::printable(number, 24) +
+                                " Gb/s is out of range (1 Kb/s to 1 PB/s)");
+  return sim::ByteRate(rate);
+}
+
+bool run_start(std::string_view s, std::size_t i) { return digit(s[i]) && (i == 0 || !digit(s[i - 1])); }
+
+}  // namespace
 
 std::optional<std::pair<int, sim::ByteRate>> parse_scale_out(const std::string& text, int gpus_per_node) {
-  std::smatch m;
-  const auto gbps = [](const std::string& v) { return sim::ByteRate(std::stod(v) * 1e9 / 8); };
-  // "8x 200 Gb/s HDR InfiniBand HCAs per node"
-  static const std::regex per_node(R"((\d+)\s*[xX×]\s*(\d+(?:\.\d+)?)\s*Gb(?:/s|ps))");
-  if (std::regex_search(text, m, per_node)) return std::make_pair(std::stoi(m[1]), gbps(m[2]));
-  // "RDMA backend network, 400 Gb/s per GPU"
-  static const std::regex per_gpu(R"((\d+(?:\.\d+)?)\s*Gb(?:/s|ps)\s+per\s+GPU)");
-  if (std::regex_search(text, m, per_gpu)) return std::make_pair(gpus_per_node, gbps(m[1]));
-  // "Omni-Path (4 OPA links per node)": Omni-Path links run at 100 Gb/s.
-  static const std::regex opa(R"((\d+)\s+OPA\s+links?\s+per\s+node)");
-  if (std::regex_search(text, m, opa)) return std::make_pair(std::stoi(m[1]), gbps("100"));
+  const std::string_view s = text;
+  // "8x 200 Gb/s HDR InfiniBand HCAs per node": (\d+)\s*[xX×]\s*(\d+(\.\d+)?)\s*Gb(/s|ps)
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (!run_start(s, i)) continue;
+    const std::size_t n_end = digits_end(s, i);
+    std::size_t j = skip_spaces(s, n_end);
+    if (j < s.size() && (s[j] == 'x' || s[j] == 'X')) ++j;
+    else if (s.substr(j, 2) == "\xC3\x97") j += 2;  // ×
+    else continue;
+    j = skip_spaces(s, j);
+    const std::size_t r_end = decimal_end(s, j);
+    if (r_end == j) continue;
+    const std::size_t u = gbps_end(s, skip_spaces(s, r_end));
+    if (u == skip_spaces(s, r_end)) continue;
+    return std::make_pair(nic_count(s, s.substr(i, n_end - i)), gbps(s, s.substr(j, r_end - j)));
+  }
+  // "RDMA backend network, 400 Gb/s per GPU": (\d+(\.\d+)?)\s*Gb(/s|ps)\s+per\s+GPU
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (!run_start(s, i)) continue;
+    const std::size_t r_end = decimal_end(s, i);
+    const std::size_t u0 = skip_spaces(s, r_end), u = gbps_end(s, u0);
+    if (u == u0) continue;
+    std::size_t j = spaces_end(s, u);
+    if (j == u || word_end(s, j, "per") == j) continue;
+    j = word_end(s, j, "per");
+    const std::size_t k = spaces_end(s, j);
+    if (k == j || word_end(s, k, "GPU") == k) continue;
+    if (gpus_per_node < 1 || gpus_per_node > tlim::max_nics_per_node)
+      throw std::invalid_argument(shown(text) + ": gpus_per_node is out of range");
+    return std::make_pair(gpus_per_node, gbps(s, s.substr(i, r_end - i)));
+  }
+  // "Omni-Path (4 OPA links per node)": (\d+)\s+OPA\s+links?\s+per\s+node. Omni-Path links run
+  // at 100 Gb/s.
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (!run_start(s, i)) continue;
+    const std::size_t n_end = digits_end(s, i);
+    std::size_t j = spaces_end(s, n_end);
+    if (j == n_end || word_end(s, j, "OPA") == j) continue;
+    std::size_t k = word_end(s, j, "OPA");
+    j = spaces_end(s, k);
+    if (j == k || word_end(s, j, "link") == j) continue;
+    k = word_end(s, j, "link");
+    if (k < s.size() && s[k] == 's') ++k;
+    j = spaces_end(s, k);
+    if (j == k || word_end(s, j, "per") == j) continue;
+    k = word_end(s, j, "per");
+    j = spaces_end(s, k);
+    if (j == k || word_end(s, j, "node") == j) continue;
+    return std::make_pair(nic_count(s, s.substr(i, n_end - i)), gbps(s, "100"));
+  }
   return std::nullopt;
 }
 
 namespace {
 
-// Year of the run: the first year in its source, id or notes ("... 2021 ...", "2022-04-28"); 0 if none.
-int source_year(const std::string& id, const std::string& source, const std::vector<std::string>& notes) {
-  static const std::regex year(R"((20[12]\d))");
-  std::smatch m;
-  for (const std::string* s : {&source, &id})
-    if (std::regex_search(*s, m, year)) return std::stoi(m[1]);
-  for (const std::string& n : notes)
-    if (std::regex_search(n, m, year)) return std::stoi(m[1]);
+// The first year 2010-2029 in `s` ("... 2021 ...", "2022-04-28"), 0 if none.
+int first_year(std::string_view s) {
+  for (std::size_t i = 0; i + 4 <= s.size(); ++i)
+    if (s[i] == '2' && s[i + 1] == '0' && (s[i + 2] == '1' || s[i + 2] == '2') && digit(s[i + 3]))
+      return 2000 + (s[i + 2] - '0') * 10 + (s[i + 3] - '0');
   return 0;
 }
 
+// Year of the run: the first year in its source, id or notes; 0 if none.
+int source_year(const std::string& id, const std::string& source, const std::vector<std::string>& notes) {
+  for (const std::string* s : {&source, &id})
+    if (const int y = first_year(*s)) return y;
+  for (const std::string& n : notes)
+    if (const int y = first_year(n)) return y;
+  return 0;
+}
+
+// ASCII case-insensitive search (bytes above 0x7F compare as they are).
 bool contains(const std::string& text, const std::string& word) {
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
   std::string a = text, b = word;
-  std::transform(a.begin(), a.end(), a.begin(), ::tolower);
-  std::transform(b.begin(), b.end(), b.begin(), ::tolower);
+  std::transform(a.begin(), a.end(), a.begin(), lower);
+  std::transform(b.begin(), b.end(), b.begin(), lower);
   return a.find(b) != std::string::npos;
 }
 
-std::optional<int> opt_int(MapReader& r, const std::string& key) {
+std::optional<int> opt_int(MapReader& r, const std::string& key, int lo, int hi) {
   if (!r.has(key)) {
     r.maybe(key);
     return std::nullopt;
   }
-  return r.integer(key);
+  return r.integer(key, lo, hi);
 }
 
 std::optional<std::string> opt_text(MapReader& r, const std::string& key) {
@@ -62,35 +182,79 @@ std::optional<std::string> opt_text(MapReader& r, const std::string& key) {
   return r.text(key);
 }
 
-// A bundled card with the same shape supplies what a case leaves out (vocabulary, context).
-std::optional<strategy::ModelSpec> matching_card(const strategy::ModelSpec& m, const DataDirs& dirs,
-                                                 bool match_activation) {
-  if (!fs::is_directory(dirs.models)) return std::nullopt;
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(dirs.models))
-    if (e.path().extension() == ".yaml") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  for (const fs::path& f : files) {
-    const strategy::ModelSpec c = load_model(f);
-    if (c.layers == m.layers && c.hidden == m.hidden && c.heads == m.heads && c.kv_heads == m.kv_heads &&
-        c.ffn == m.ffn && (!match_activation || c.activation == m.activation))
-      return c;
-  }
-  return std::nullopt;
+// A finite number in (0, hi].
+double positive_number(MapReader& r, const std::string& key, double hi) {
+  const double v = r.number(key);
+  if (!(v > 0 && v <= hi)) r.fail(key, "must be positive and at most " + std::to_string(hi) + ", got " +
+                                           shown(r.scalar(r.need(key), key)));
+  return v;
 }
+
+// The presets and cards every case draws on, each read once per file (a file of many cases
+// would otherwise read every model card once per case).
+class Presets {
+ public:
+  explicit Presets(const DataDirs& dirs) : dirs_(dirs) {}
+  [[nodiscard]] const DataDirs& dirs() const { return dirs_; }
+
+  // A bundled card with the same shape supplies what a case leaves out (vocabulary, context).
+  std::optional<strategy::ModelSpec> matching_card(const strategy::ModelSpec& m, bool match_activation) {
+    if (!cards_) {
+      cards_.emplace();
+      std::vector<fs::path> files;
+      std::error_code ec;
+      for (fs::directory_iterator it(dirs_.models, ec), end; !ec && it != end; it.increment(ec))
+        if (it->path().extension() == ".yaml") files.push_back(it->path());
+      std::sort(files.begin(), files.end());
+      for (const fs::path& f : files) {
+        try {
+          cards_->emplace_back(load_model(f));
+        } catch (const InputError& e) {
+          cards_->emplace_back(e);
+        }
+      }
+    }
+    for (const auto& card : *cards_) {
+      if (const auto* e = std::get_if<InputError>(&card)) throw *e;
+      const auto& c = std::get<strategy::ModelSpec>(card);
+      if (c.layers == m.layers && c.hidden == m.hidden && c.heads == m.heads && c.kv_heads == m.kv_heads &&
+          c.ffn == m.ffn && (!match_activation || c.activation == m.activation))
+        return c;
+    }
+    return std::nullopt;
+  }
+  const topo::ClusterSpec& cluster(const std::string& name) {
+    auto it = clusters_.find(name);
+    if (it == clusters_.end())
+      it = clusters_.emplace(name, load_cluster(dirs_.clusters / (name + ".yaml"), dirs_, 0)).first;
+    return it->second;
+  }
+  const topo::GpuSpec& gpu(const fs::path& file) {
+    auto it = gpus_.find(file.string());
+    if (it == gpus_.end()) it = gpus_.emplace(file.string(), load_gpu(file)).first;
+    return it->second;
+  }
+
+ private:
+  const DataDirs& dirs_;
+  std::optional<std::vector<std::variant<strategy::ModelSpec, InputError>>> cards_;
+  std::map<std::string, topo::ClusterSpec> clusters_;
+  std::map<std::string, topo::GpuSpec> gpus_;
+};
 
 // The bundled cluster whose network constants a case's GPU generation uses.
 std::string base_cluster(const std::string& gpu) {
   return gpu.rfind("a100", 0) == 0 ? "dgx-a100-hdr" : "dgx-h100-ndr";
 }
 
-void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
-  vc.id = c.text("id");
+void read_case(MapReader& c, ValidationCase& vc, Presets& presets) {
+  constexpr int dim = strategy::kMaxPlanDimension;
+  vc.id = c.name("id");
   vc.source = c.has("source") ? c.text("source") : "";
   c.maybe("source");
   vc.trust = c.has("trust") ? c.text("trust") : "";
   c.maybe("trust");
-  vc.rank_group = c.has("rank_group") ? c.text("rank_group") : "";
+  vc.rank_group = c.has("rank_group") ? c.name("rank_group") : "";
   c.maybe("rank_group");
   std::vector<std::string> notes;
   if (auto n = c.maybe("notes"); n && n->IsSequence())
@@ -120,17 +284,19 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
 
   // Model.
   MapReader m = c.map("model");
-  vc.model.name = m.has("name") ? m.text("name") : vc.id;
+  vc.model.name = m.has("name") ? m.name("name") : vc.id;
   m.maybe("name");
-  const auto layers = opt_int(m, "layers"), hidden = opt_int(m, "hidden"), heads = opt_int(m, "heads");
-  const auto kv = opt_int(m, "kv_heads"), ffn = opt_int(m, "ffn"), vocab = opt_int(m, "vocab");
-  const auto seq = opt_int(m, "seq_len");
+  const auto layers = opt_int(m, "layers", 1, mlim::max_layers), hidden = opt_int(m, "hidden", 1, mlim::max_hidden);
+  const auto heads = opt_int(m, "heads", 1, mlim::max_heads);
+  const auto kv = opt_int(m, "kv_heads", 1, mlim::max_heads), ffn = opt_int(m, "ffn", 1, mlim::max_ffn);
+  const auto vocab = opt_int(m, "vocab", 1, mlim::max_vocab);
+  const auto seq = opt_int(m, "seq_len", 1, mlim::max_seq_len);
   const auto act = opt_text(m, "activation");
   for (const std::string& k : m.keys()) {
     static const std::set<std::string> known{"name", "layers", "hidden", "heads", "kv_heads", "ffn",
                                              "vocab", "seq_len", "activation"};
     if (!known.count(k))
-      unsupported(c.file() + ":" + std::to_string(m.line_of(k)) + ": model." + k + " is not modelled");
+      unsupported(c.file() + ":" + std::to_string(m.line_of(k)) + ": model." + topo::printable(k) + " is not modelled");
   }
   if (!layers || !hidden || !heads) {
     unsupported("model dimensions (layers, hidden, heads) not published");
@@ -139,15 +305,18 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
     vc.model.hidden = *hidden;
     vc.model.heads = *heads;
     vc.model.kv_heads = kv.value_or(*heads);
-    vc.model.ffn = ffn.value_or(4 * *hidden);
+    vc.model.ffn = ffn.value_or(std::min(4 * *hidden, mlim::max_ffn));
     vc.model.activation = strategy::Activation::gelu;
     if (act) {
       if (*act == "swiglu") vc.model.activation = strategy::Activation::swiglu;
-      else if (*act != "gelu") unsupported("activation '" + *act + "' is not modelled");
+      else if (*act != "gelu") unsupported("activation " + shown(*act) + " is not modelled");
     }
+    const bool consistent = vc.model.hidden % vc.model.heads == 0 && vc.model.heads % vc.model.kv_heads == 0;
+    if (!consistent)
+      unsupported("model shape is inconsistent (heads must divide hidden, kv_heads must divide heads)");
     // A bundled card of the same shape supplies what the case leaves out; otherwise the format's
     // defaults hold (GELU, GPT-2 vocabulary).
-    const auto card = matching_card(vc.model, dirs, act.has_value());
+    const auto card = presets.matching_card(vc.model, act.has_value());
     if (card && !act) {
       vc.model.activation = card->activation;
       vc.assumptions.push_back(std::string("activation=") + strategy::to_string(card->activation) +
@@ -177,43 +346,60 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
       vc.model.seq_len = 2048;
       vc.assumptions.push_back("seq_len=2048 (not published)");
     }
-    if (vc.model.hidden % vc.model.heads != 0 || vc.model.heads % vc.model.kv_heads != 0)
-      unsupported("model shape is inconsistent (heads must divide hidden, kv_heads must divide heads)");
+    if (consistent) {
+      try {
+        vc.model.check();  // the rules for cards built in code, as a second defence
+      } catch (const std::invalid_argument& e) {
+        throw InputError(c.file(), m.line(), m.key_path(""), e.what());
+      }
+    }
   }
   m.finish();
 
   // Cluster.
   MapReader cl = c.map("cluster");
-  const std::string gpu = cl.text("gpu");
-  const int gpus = cl.integer("gpus");
-  const int per_node = cl.integer("gpus_per_node");
-  if (gpus <= 0) cl.fail("gpus", "must be positive");
-  if (per_node <= 0) cl.fail("gpus_per_node", "must be positive");
+  const std::string gpu = cl.name("gpu");
+  const int gpus = cl.integer("gpus", 1, tlim::max_gpus);
+  const int per_node = cl.integer("gpus_per_node", 1, tlim::max_gpus_per_node);
   const auto scale_up = opt_text(cl, "scale_up");
   const auto scale_out = opt_text(cl, "scale_out");
   cl.finish();
-  const fs::path gpu_file = dirs.gpus / (gpu + ".yaml");
-  if (!fs::exists(gpu_file)) {
-    unsupported("unknown GPU '" + gpu + "'");
+  const fs::path gpu_file = presets.dirs().gpus / (gpu + ".yaml");
+  if (!detail::preset_name(gpu) || detail::file_problem(gpu_file)) {
+    unsupported("unknown GPU " + shown(gpu));
   } else {
-    vc.cluster = load_cluster(dirs.clusters / (base_cluster(gpu) + ".yaml"), dirs, 0);
-    vc.cluster.gpu = load_gpu(gpu_file);
+    vc.cluster = presets.cluster(base_cluster(gpu));
+    vc.cluster.gpu = presets.gpu(gpu_file);
     vc.cluster.name = vc.id;
     vc.cluster.gpus = gpus;
     vc.cluster.gpus_per_node = per_node;
     vc.cluster.scale_up.bandwidth = vc.cluster.gpu.nvlink_bw;
-    if (scale_up && !contains(*scale_up, "nvlink")) unsupported("scale-up network '" + *scale_up + "' is not modelled");
+    if (scale_up && !contains(*scale_up, "nvlink"))
+      unsupported("scale-up network " + shown(*scale_up) + " is not modelled");
     if (scale_out) {
-      if (auto nics = parse_scale_out(*scale_out, per_node)) {
+      std::optional<std::pair<int, sim::ByteRate>> nics;
+      try {
+        nics = parse_scale_out(*scale_out, per_node);
+      } catch (const std::invalid_argument& e) {
+        cl.fail("scale_out", e.what());
+      }
+      if (nics) {
         vc.cluster.scale_out.nics_per_node = nics->first;
         vc.cluster.scale_out.nic_bandwidth = nics->second;
       } else if (gpus > per_node) {
-        unsupported("cannot read the scale-out network '" + *scale_out + "'");
+        unsupported("cannot read the scale-out network " + shown(*scale_out));
       }
     } else if (gpus > per_node) {
       vc.assumptions.push_back("scale_out from the " + base_cluster(gpu) + " preset (not published)");
     }
     if (gpus > per_node && gpus % per_node != 0) unsupported("gpus is not a multiple of gpus_per_node");
+    if (!vc.unsupported) {
+      try {
+        vc.cluster.check();
+      } catch (const std::invalid_argument& e) {
+        throw InputError(c.file(), cl.line(), cl.key_path(""), e.what());
+      }
+    }
   }
 
   // Plan: published fields fixed, null ones searched.
@@ -221,10 +407,11 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
   strategy::SearchSpace& sp = vc.space;
   sp.tp_within_node = false;  // a published plan may span nodes
   std::optional<int> pp_fixed;
-  for (auto [key, field] : {std::pair<const char*, strategy::IntChoice*>{"tp", &sp.tp}, {"pp", &sp.pp}, {"dp", &sp.dp},
-                            {"micro_batch", &sp.micro_batch}, {"vpp", &sp.vpp}, {"zero", &sp.zero}}) {
-    if (auto v = opt_int(p, key)) {
-      if (*v < 0 || (*v < 1 && std::string(key) != "zero")) p.fail(key, "must be positive");
+  for (auto [key, field, lo, hi] :
+       {std::tuple<const char*, strategy::IntChoice*, int, int>{"tp", &sp.tp, 1, dim}, {"pp", &sp.pp, 1, dim},
+        {"dp", &sp.dp, 1, dim}, {"micro_batch", &sp.micro_batch, 1, dim}, {"vpp", &sp.vpp, 1, dim},
+        {"zero", &sp.zero, 0, 3}}) {
+    if (auto v = opt_int(p, key, lo, hi)) {
       field->values = {*v};
       if (std::string(key) == "pp") pp_fixed = *v;
     }
@@ -233,28 +420,22 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
     // Megatron-LM runs do not use ZeRO-3; torchtitan's data parallelism is FSDP (ZeRO-3).
     sp.zero.max = 2;
   }
-  if (auto cp = opt_int(p, "cp")) {
-    if (*cp < 1) p.fail("cp", "must be positive");
-    sp.cp.values = {*cp};
-  }
-  if (auto gb = opt_int(p, "global_batch")) {
-    if (*gb <= 0) p.fail("global_batch", "must be positive");
-    vc.training.global_batch = *gb;
-  }
+  if (auto cp = opt_int(p, "cp", 1, dim)) sp.cp.values = {*cp};
+  if (auto gb = opt_int(p, "global_batch", 1, mlim::max_global_batch)) vc.training.global_batch = *gb;
   if (p.has("sequence_parallel")) sp.sequence_parallel = {p.boolean("sequence_parallel")};
   p.maybe("sequence_parallel");
   if (auto rc = opt_text(p, "recompute")) {
     if (*rc == "none") sp.recompute = {strategy::Recompute::none};
     else if (*rc == "selective") sp.recompute = {strategy::Recompute::selective};
     else if (*rc == "full") sp.recompute = {strategy::Recompute::full};
-    else p.fail("recompute", "'" + *rc + "' is not none, selective or full");
+    else p.fail("recompute", shown(*rc) + " is not none, selective or full");
   }
   if (auto sc = opt_text(p, "schedule")) {
     strategy::Schedule s{};
     if (*sc == "1f1b") s = strategy::Schedule::one_f_one_b;
     else if (*sc == "interleaved-1f1b") s = strategy::Schedule::interleaved;
     else if (*sc == "gpipe") s = strategy::Schedule::gpipe;
-    else p.fail("schedule", "'" + *sc + "' is not gpipe, 1f1b or interleaved-1f1b");
+    else p.fail("schedule", shown(*sc) + " is not gpipe, 1f1b or interleaved-1f1b");
     if (pp_fixed && *pp_fixed == 1) {
       vc.assumptions.push_back("schedule " + *sc + " is moot with pp=1");
     } else {
@@ -272,7 +453,7 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
   if (auto pr = opt_text(p, "precision")) {
     const auto prec = topo::parse_precision(*pr);
     if (!prec || *prec == topo::Precision::fp32 || *prec == topo::Precision::tf32)
-      p.fail("precision", "'" + *pr + "' is not fp16, bf16 or fp8");
+      p.fail("precision", shown(*pr) + " is not fp16, bf16 or fp8");
     vc.training.precision = *prec;
   } else {
     vc.training.precision = year > 0 && year <= 2021 ? topo::Precision::fp16 : topo::Precision::bf16;
@@ -285,7 +466,8 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
     if (!known.count(k)) {
       const YAML::Node v = p.maybe(k).value_or(YAML::Node());
       const bool trivial = !v.IsDefined() || v.IsNull() || (v.IsScalar() && (v.Scalar() == "1" || v.Scalar() == "false"));
-      if (!trivial) unsupported(c.file() + ":" + std::to_string(p.line_of(k)) + ": plan." + k + " is not modelled");
+      if (!trivial)
+        unsupported(c.file() + ":" + std::to_string(p.line_of(k)) + ": plan." + topo::printable(k) + " is not modelled");
     }
   }
   p.finish();
@@ -310,12 +492,26 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
   }
   if (vc.training.global_batch <= 0) {
     // Throughput barely depends on it; pick 8 micro-batches per pipeline stage.
-    const int dp = sp.dp.values.empty() ? 1 : sp.dp.values.front();
-    const int mbs = sp.micro_batch.values.empty() ? 1 : sp.micro_batch.values.front();
-    const int pp = pp_fixed.value_or(1);
-    vc.training.global_batch = dp * mbs * 8 * pp;
+    const std::int64_t dp = sp.dp.values.empty() ? 1 : sp.dp.values.front();
+    const std::int64_t mbs = sp.micro_batch.values.empty() ? 1 : sp.micro_batch.values.front();
+    const std::int64_t pp = pp_fixed.value_or(1);
+    // Each factor is at most 2^20, so the product (up to 2^63) is checked in floating point first.
+    const double product = static_cast<double>(dp) * static_cast<double>(mbs) * 8.0 * static_cast<double>(pp);
+    if (product > mlim::max_global_batch)
+      p.fail("", "global_batch is not published and dp x micro_batch x 8 x pp = " + std::to_string(dp) + " x " +
+                     std::to_string(mbs) + " x 8 x " + std::to_string(pp) + " is above " +
+                     std::to_string(mlim::max_global_batch));
+    const std::int64_t batch = dp * mbs * 8 * pp;
+    vc.training.global_batch = static_cast<int>(batch);
     vc.assumptions.push_back("global_batch=" + std::to_string(vc.training.global_batch) +
                              " (not published: dp x micro_batch x 8 x pp)");
+  }
+  if (!vc.unsupported) {
+    try {
+      vc.training.check();
+    } catch (const std::invalid_argument& e) {
+      throw InputError(c.file(), p.line(), p.key_path(""), e.what());
+    }
   }
 
   // Measurements and target.
@@ -323,27 +519,17 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
     MapReader me = c.map("measured");
     for (const char* key : {"tflops_per_gpu", "tflops_per_gpu_approx", "tokens_per_s_per_gpu"}) {
       if (!vc.measured_rank_value && me.has(key)) {
-        const YAML::Node n = me.need(key);
-        try {
-          vc.measured_rank_value = std::stod(me.scalar(n, key));
-          vc.measured_rank_key = key;
-        } catch (const std::exception&) {
-          me.fail(key, "is not a number");
-        }
+        vc.measured_rank_value = positive_number(me, key, 1e15);
+        vc.measured_rank_key = key;
       }
     }
-    if (me.has("peak_memory_gib")) {
-      vc.measured_peak_memory_gib = me.number("peak_memory_gib");
-      if (!(*vc.measured_peak_memory_gib > 0)) me.fail("peak_memory_gib", "must be positive");
-    }
+    if (me.has("peak_memory_gib"))
+      vc.measured_peak_memory_gib = positive_number(me, "peak_memory_gib", 1 << 20);
   }
   c.maybe("measured");
   if (c.has("target")) {
     MapReader t = c.map("target");
-    if (t.has("iteration_s")) {
-      vc.target_iteration_s = t.number("iteration_s");
-      if (!(*vc.target_iteration_s > 0)) t.fail("iteration_s", "must be positive");
-    }
+    if (t.has("iteration_s")) vc.target_iteration_s = positive_number(t, "iteration_s", 1e6);
     for (const char* k : {"iteration_s", "derived", "how"}) t.maybe(k);
     t.finish();
   }
@@ -351,32 +537,68 @@ void read_case(MapReader& c, ValidationCase& vc, const DataDirs& dirs) {
   for (const std::string& k : c.keys()) {
     static const std::set<std::string> known{"id", "source", "trust", "model", "cluster", "plan",
                                              "measured", "target", "rank_group", "notes"};
-    if (!known.count(k)) unsupported(c.file() + ":" + std::to_string(c.line_of(k)) + ": " + k + " is not understood");
+    if (!known.count(k))
+      unsupported(c.file() + ":" + std::to_string(c.line_of(k)) + ": " + topo::printable(k) + " is not understood");
   }
   c.finish();
+}
+
+// The id of a case that failed to read, if it has a usable one.
+std::optional<std::string> readable_id(const YAML::Node& node) {
+  if (!node.IsMap()) return std::nullopt;
+  const YAML::Node id = node["id"];
+  if (!id.IsDefined() || !id.IsScalar()) return std::nullopt;
+  const std::string& s = id.Scalar();
+  if (s.empty() || s.size() > tlim::max_name || !topo::clean_text(s)) return std::nullopt;
+  return s;
 }
 
 }  // namespace
 
 std::vector<ValidationCase> load_cases(const fs::path& file, const DataDirs& dirs) {
   const std::string f = file.string();
-  MapReader root(detail::parse_file(f), f, "");
-  const int version = root.integer("version");
-  if (version != 1) root.fail("version", "only version 1 is understood");
-  const YAML::Node cases = root.need("cases");
-  if (!cases.IsSequence()) root.fail("cases", "expected a list of cases");
-  root.finish();
-  std::vector<ValidationCase> out;
-  std::set<std::string> ids;
-  for (std::size_t i = 0; i < cases.size(); ++i) {
-    MapReader c(cases[i], f, "cases[" + std::to_string(i) + "]");
-    ValidationCase vc;
-    vc.line = c.line();
-    read_case(c, vc, dirs);
-    if (!ids.insert(vc.id).second) c.fail("id", "duplicate id '" + vc.id + "'");
-    out.push_back(std::move(vc));
-  }
-  return out;
+  return detail::guard_yaml(f, [&] {
+    MapReader root(detail::parse_file(f), f, "");
+    const int version = root.integer("version", INT_MIN, INT_MAX);
+    if (version != 1) root.fail("version", "only version 1 is understood");
+    const YAML::Node cases = root.need("cases");
+    if (!cases.IsSequence()) root.fail("cases", "expected a list of cases");
+    // Aliases let a small file repeat one case millions of times; no validation set is this big.
+    constexpr std::size_t max_cases = 1 << 16;
+    if (cases.size() > max_cases)
+      root.fail("cases", "holds " + std::to_string(cases.size()) + " cases, at most " + std::to_string(max_cases));
+    root.finish();
+    std::vector<ValidationCase> out;
+    std::set<std::string> ids;
+    Presets presets(dirs);
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      const YAML::Node node = cases[i];
+      const std::string where = "cases[" + std::to_string(i) + "]";
+      const int line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
+      ValidationCase vc;
+      vc.line = line;
+      std::optional<std::string> invalid;
+      // A malformed case is reported on its own; the others still run.
+      try {
+        MapReader c(node, f, where, true);  // null plan fields were not published
+        read_case(c, vc, presets);
+        if (ids.count(vc.id)) c.fail("id", "duplicate id " + shown(vc.id));
+      } catch (const InputError& e) {
+        invalid = e.what();
+      } catch (const YAML::Exception& e) {
+        invalid = InputError(f, e.mark.is_null() ? line : e.mark.line + 1, where, "YAML: " + e.msg).what();
+      }
+      if (invalid) {
+        vc = ValidationCase{};
+        vc.line = line;
+        vc.id = readable_id(node).value_or(where);
+        vc.invalid = std::move(invalid);
+      }
+      ids.insert(vc.id);
+      out.push_back(std::move(vc));
+    }
+    return out;
+  });
 }
 
 }  // namespace strata::scenario

@@ -1,10 +1,22 @@
 #include "strata/scenario/loader.hpp"
 #include "strata/topo/fabric.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <map>
 #include <sstream>
+#include <system_error>
+
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include "reader.hpp"
 #include "strata/scenario/units.hpp"
@@ -17,12 +29,20 @@ namespace strata::scenario {
 
 namespace fs = std::filesystem;
 using detail::MapReader;
+using detail::shown;
+
+namespace {
+// what(): one line whatever the file name, key and message hold.
+std::string compose(const std::string& file, int line, const std::string& key, const std::string& message) {
+  return topo::printable(file, 256) + ":" + std::to_string(line) + ": " +
+         (key.empty() ? "" : topo::printable(key, 160) + ": ") + topo::printable(message, 4096);
+}
+
+std::string mib(std::uintmax_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+}  // namespace
 
 InputError::InputError(const std::string& file, int line, const std::string& key, const std::string& message)
-    : std::runtime_error(file + ":" + std::to_string(line) + ": " + (key.empty() ? "" : key + ": ") + message),
-      file_(file),
-      line_(line),
-      key_(key) {}
+    : std::runtime_error(compose(file, line, key, message)), file_(file), line_(line), key_(key) {}
 
 DataDirs DataDirs::under(const fs::path& root) {
   return {root / "topologies" / "gpus", root / "topologies" / "clusters", root / "scenarios" / "models",
@@ -34,33 +54,226 @@ DataDirs default_data_dirs() {
   return DataDirs::under(STRATA_SOURCE_DIR);
 }
 
+namespace {
+
+std::string errno_text(int e) {
+  if (e == ENOENT) return "no such file";
+  if (e == ENAMETOOLONG) return "file name too long";
+  return std::generic_category().message(e);
+}
+
+// Why a file with this stat cannot be read as an input, or "".
+std::string kind_problem(mode_t mode) {
+  if (S_ISDIR(mode)) return "is a directory, not a file";
+  if (!S_ISREG(mode)) return "not a regular file (a FIFO, device or socket)";
+  return "";
+}
+
+}  // namespace
+
+std::string read_input_file(const fs::path& file, std::uintmax_t limit) {
+  const std::string name = file.string();
+  if (name.empty()) throw InputError(name, 0, "", "no file name given");
+  if (auto why = detail::file_problem(file)) throw InputError(name, 0, "", *why);
+  // Opened without blocking and checked again on the descriptor: a file swapped for a FIFO
+  // between the two checks must not hang the reader.
+  const int fd = ::open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) throw InputError(name, 0, "", "cannot open: " + errno_text(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw InputError(name, 0, "", "cannot read: " + errno_text(errno));
+  if (const std::string why = kind_problem(st.st_mode); !why.empty()) throw InputError(name, 0, "", why);
+  const auto over = [&](std::uintmax_t size) {
+    return InputError(name, 0, "", "is " + std::to_string(size) + " bytes, over the " + mib(limit) + " limit");
+  };
+  if (static_cast<std::uintmax_t>(st.st_size) > limit) throw over(static_cast<std::uintmax_t>(st.st_size));
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw InputError(name, 0, "", "cannot read: " + errno_text(errno));
+    if (n == 0) break;
+    // A file that grows while it is read (or reports no size, like /proc) is cut at the limit.
+    if (out.size() + static_cast<std::size_t>(n) > limit) throw over(out.size() + static_cast<std::size_t>(n));
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
 namespace detail {
 
+std::string shown(std::string_view s) {
+  std::string q(1, '\'');
+  q += topo::printable(s);
+  q += '\'';
+  return q;
+}
+
+std::optional<std::int64_t> to_integer(std::string_view s) {
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  std::int64_t v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<double> to_number(std::string_view s) {
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  double v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+bool preset_name(std::string_view name) {
+  if (name.empty() || name.size() > topo::limits::max_name || name.front() == '.') return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+          c == '-'))
+      return false;
+  return true;
+}
+
+std::optional<std::string> file_problem(const fs::path& path) {
+  const std::string& name = path.native();
+  if (name.find('\0') != std::string::npos) return "the file name holds a NUL character";
+  struct stat st {};
+  if (::stat(name.c_str(), &st) != 0) return errno_text(errno);
+  if (std::string why = kind_problem(st.st_mode); !why.empty()) return why;
+  return std::nullopt;
+}
+
+std::string known_names(const fs::path& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".yaml") names.push_back(it->path().stem().string());
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+namespace {
+
+// Walks the parser's events (not the node tree, so aliases cost nothing) and refuses what
+// yaml-cpp would accept silently or fail on later: a key given twice (iteration keeps both, a
+// lookup returns the first), a key that is a list, mapping, alias or null, a second document.
+class StructureCheck final : public YAML::EventHandler {
+ public:
+  explicit StructureCheck(std::string file) : file_(std::move(file)) {}
+  int documents = 0;
+  int second_document_line = 0;
+
+  void OnDocumentStart(const YAML::Mark& m) override {
+    if (++documents == 2) second_document_line = m.line + 1;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { (void)node(m, Kind::null, ""); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { (void)node(m, Kind::alias, ""); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string& value) override {
+    (void)node(m, Kind::scalar, value);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    push(false, node(m, Kind::collection, ""));
+  }
+  void OnSequenceEnd() override { frames_.pop_back(); }
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    push(true, node(m, Kind::collection, ""));
+  }
+  void OnMapEnd() override { frames_.pop_back(); }
+
+ private:
+  enum class Kind { null, alias, scalar, collection };
+  struct Frame {
+    bool map = false;
+    std::string path;
+    bool want_key = true;
+    std::string key;
+    std::size_t index = 0;
+    std::map<std::string, int> keys;  // key -> line
+  };
+  void push(bool map, std::string path) {
+    Frame f;
+    f.map = map;
+    f.path = std::move(path);
+    frames_.push_back(std::move(f));
+  }
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+  // Records one node in its parent; returns its key path.
+  std::string node(const YAML::Mark& m, Kind kind, const std::string& value) {
+    if (frames_.empty()) return "";
+    Frame& f = frames_.back();
+    if (!f.map) return f.path + "[" + std::to_string(f.index++) + "]";
+    if (!f.want_key) {
+      f.want_key = true;
+      return join(f.path, f.key);
+    }
+    f.want_key = false;
+    const int line = m.line + 1;
+    const std::string where = f.path.empty() ? "(document)" : f.path;
+    if (kind == Kind::null) throw InputError(file_, line, where, "a key is empty or null");
+    if (kind == Kind::alias) throw InputError(file_, line, where, "a key must be a plain name, not an alias");
+    if (kind == Kind::collection) throw InputError(file_, line, where, "a key must be a plain name, not a list or mapping");
+    const auto [it, fresh] = f.keys.emplace(value, line);
+    if (!fresh)
+      throw InputError(file_, line, join(f.path, value), "given twice (first on line " + std::to_string(it->second) + ")");
+    f.key = value;
+    return "";
+  }
+
+  std::string file_;
+  std::vector<Frame> frames_;
+};
+
+}  // namespace
+
 YAML::Node parse_file(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) throw InputError(file, 0, "", "cannot open file");
-  std::stringstream buf;
-  buf << in.rdbuf();
+  const std::string text = read_input_file(file, kMaxYamlBytes);
   try {
-    YAML::Node root = YAML::Load(buf.str());
+    StructureCheck check(file);
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    if (!parser.HandleNextDocument(check)) throw InputError(file, 1, "", "file is empty");
+    if (parser.HandleNextDocument(check) || check.documents > 1)
+      throw InputError(file, check.second_document_line, "", "holds more than one YAML document (---)");
+    YAML::Node root = YAML::Load(text);
     if (!root.IsDefined() || root.IsNull()) throw InputError(file, 1, "", "file is empty");
     return root;
-  } catch (const YAML::ParserException& e) {
-    throw InputError(file, e.mark.line + 1, "", "malformed YAML: " + e.msg);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's message for it reads "bad file".
+    throw InputError(file, e.mark.is_null() ? 0 : e.mark.line + 1, "",
+                     "malformed YAML: lists and mappings nested too deeply (depth " + std::to_string(e.depth()) + ")");
+  } catch (const YAML::Exception& e) {
+    throw InputError(file, e.mark.is_null() ? 0 : e.mark.line + 1, "", "malformed YAML: " + e.msg);
   }
 }
 
-MapReader::MapReader(YAML::Node node, std::string file, std::string path)
-    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {
+MapReader::MapReader(YAML::Node node, std::string file, std::string path, bool nulls)
+    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)), nulls_(nulls) {
   if (!node_.IsMap())
     throw InputError(file_, line(), path_.empty() ? "(document)" : path_, "expected a mapping of key: value");
 }
 
 int MapReader::line() const { return node_.Mark().line >= 0 ? node_.Mark().line + 1 : 0; }
 
+std::string MapReader::key_of(const YAML::Node& k) const {
+  // parse_file refused every other kind of key; a node built in code could still hold one.
+  if (!k.IsScalar())
+    throw InputError(file_, k.Mark().line >= 0 ? k.Mark().line + 1 : line(), path_.empty() ? "(document)" : path_,
+                     "a key must be a plain name, not a list or mapping");
+  return k.Scalar();
+}
+
 int MapReader::line_of(const std::string& key) const {
   for (const auto& kv : node_)
-    if (kv.first.as<std::string>() == key) return kv.first.Mark().line + 1;
+    if (kv.first.IsScalar() && kv.first.Scalar() == key) return kv.first.Mark().line + 1;
   return line();
 }
 
@@ -79,13 +292,15 @@ void MapReader::fail_at(const YAML::Node& n, const std::string& key, const std::
 }
 
 bool MapReader::has(const std::string& key) const {
-  const YAML::Node n = node_[key];
+  const YAML::Node n = std::as_const(node_)[key];
+  // `key:` with nothing after it is a value left out by mistake, not a request for the default.
+  if (n.IsDefined() && n.IsNull() && !nulls_) fail(key, "must not be empty (leave the key out for its default)");
   return n.IsDefined() && !n.IsNull();
 }
 
 YAML::Node MapReader::need(const std::string& key) {
   read_.insert(key);
-  const YAML::Node n = node_[key];
+  const YAML::Node n = std::as_const(node_)[key];
   if (!n.IsDefined()) throw InputError(file_, line(), key_path(key), "missing required field");
   if (n.IsNull()) fail(key, "must not be empty");
   return n;
@@ -93,7 +308,8 @@ YAML::Node MapReader::need(const std::string& key) {
 
 std::optional<YAML::Node> MapReader::maybe(const std::string& key) {
   read_.insert(key);
-  const YAML::Node n = node_[key];
+  const YAML::Node n = std::as_const(node_)[key];
+  if (n.IsDefined() && n.IsNull() && !nulls_) fail(key, "must not be empty (leave the key out for its default)");
   if (!n.IsDefined() || n.IsNull()) return std::nullopt;
   return n;
 }
@@ -105,30 +321,40 @@ std::string MapReader::scalar(const YAML::Node& n, const std::string& key) const
 
 std::string MapReader::text(const std::string& key) { return scalar(need(key), key); }
 
-int MapReader::integer(const std::string& key) {
+std::string MapReader::name(const std::string& key) {
+  const YAML::Node n = need(key);
+  std::string s = scalar(n, key);
+  if (s.size() > topo::limits::max_name || !topo::clean_text(s))
+    fail_at(n, key, shown(s) + " is not a name: at most 256 characters, no control characters");
+  return s;
+}
+
+int MapReader::integer(const std::string& key, int min, int max) {
   const YAML::Node n = need(key);
   const std::string s = scalar(n, key);
-  try {
-    std::size_t used = 0;
-    const long v = std::stol(s, &used);
-    if (used != s.size() || v < -2147483647L || v > 2147483647L) throw std::invalid_argument(s);
-    return static_cast<int>(v);
-  } catch (const std::exception&) {
-    fail_at(n, key, "'" + s + "' is not an integer");
+  const auto v = to_integer(s);
+  if (!v) {
+    // Only digits (after a sign): a whole number too large for 64 bits.
+    const std::size_t first = !s.empty() && (s[0] == '+' || s[0] == '-') ? 1 : 0;
+    const bool digits = s.size() > first && s.find_first_not_of("0123456789", first) == std::string::npos;
+    fail_at(n, key, digits ? shown(s) + " is out of range (at most " + std::to_string(max) + ")"
+                           : shown(s) + " is not an integer");
   }
+  if (*v < min) {
+    if (min == 1) fail_at(n, key, "must be a positive integer, got " + shown(s));
+    if (min == 0) fail_at(n, key, "must not be negative, got " + shown(s));
+    fail_at(n, key, "must be at least " + std::to_string(min) + ", got " + shown(s));
+  }
+  if (*v > max) fail_at(n, key, "must be at most " + std::to_string(max) + ", got " + shown(s));
+  return static_cast<int>(*v);
 }
 
 double MapReader::number(const std::string& key) {
   const YAML::Node n = need(key);
   const std::string s = scalar(n, key);
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(s, &used);
-    if (used != s.size()) throw std::invalid_argument(s);
-    return v;
-  } catch (const std::exception&) {
-    fail_at(n, key, "'" + s + "' is not a number");
-  }
+  const auto v = to_number(s);
+  if (!v) fail_at(n, key, shown(s) + " is not a finite number");
+  return *v;
 }
 
 bool MapReader::boolean(const std::string& key) {
@@ -136,24 +362,24 @@ bool MapReader::boolean(const std::string& key) {
   const std::string s = scalar(n, key);
   if (s == "true" || s == "on" || s == "yes") return true;
   if (s == "false" || s == "off" || s == "no") return false;
-  fail_at(n, key, "'" + s + "' is not true or false");
+  fail_at(n, key, shown(s) + " is not true or false");
 }
 
 MapReader MapReader::map(const std::string& key) {
   const YAML::Node n = need(key);
   if (!n.IsMap()) fail_at(n, key, "expected a mapping of key: value");
-  return MapReader(n, file_, key_path(key));
+  return MapReader(n, file_, key_path(key), nulls_);
 }
 
 std::vector<std::string> MapReader::keys() const {
   std::vector<std::string> out;
-  for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());
+  for (const auto& kv : node_) out.push_back(key_of(kv.first));
   return out;
 }
 
 void MapReader::finish() const {
   for (const auto& kv : node_) {
-    const std::string k = kv.first.as<std::string>();
+    const std::string k = key_of(kv.first);
     if (!read_.count(k)) throw InputError(file_, kv.first.Mark().line + 1, key_path(k), "unknown key");
   }
 }
@@ -162,28 +388,36 @@ void MapReader::finish() const {
 
 namespace {
 
-int positive(MapReader& r, const std::string& key) {
-  const int v = r.integer(key);
-  if (v <= 0) r.fail(key, "must be a positive integer, got " + std::to_string(v));
-  return v;
+namespace mlim = strategy::limits;
+namespace tlim = topo::limits;
+
+int positive(MapReader& r, const std::string& key, int max) { return r.integer(key, 1, max); }
+
+int nonnegative(MapReader& r, const std::string& key, int max) { return r.integer(key, 0, max); }
+
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
 }
 
-int nonnegative(MapReader& r, const std::string& key) {
-  const int v = r.integer(key);
-  if (v < 0) r.fail(key, "must not be negative, got " + std::to_string(v));
+// A finite number in [lo, hi].
+double number_in(MapReader& r, const std::string& key, double lo, double hi, const std::string& range) {
+  const double v = r.number(key);
+  if (!(v >= lo && v <= hi)) r.fail(key, "must be " + range + ", got " + shown(r.scalar(r.need(key), key)));
   return v;
 }
 
 double fraction(MapReader& r, const std::string& key) {
   const double v = r.number(key);
-  if (!(v > 0 && v <= 1)) r.fail(key, "must be in (0, 1], got " + r.scalar(r.need(key), key));
+  if (!(v > 0 && v <= 1)) r.fail(key, "must be in (0, 1], got " + shown(r.scalar(r.need(key), key)));
   return v;
 }
 
 template <class T>
 T positive_unit(MapReader& r, const std::string& key, T (*parse)(std::string_view)) {
   const T v = r.parsed<T>(key, [parse](const std::string& s) { return parse(s); });
-  if (v.value() <= 0) r.fail(key, "must be positive, got " + r.scalar(r.need(key), key));
+  if (!(v.value() > 0)) r.fail(key, "must be positive, got " + shown(r.scalar(r.need(key), key)));
   return v;
 }
 
@@ -196,18 +430,18 @@ strategy::Activation activation(MapReader& r, const std::string& key) {
   const std::string a = r.text(key);
   if (a == "gelu") return strategy::Activation::gelu;
   if (a == "swiglu") return strategy::Activation::swiglu;
-  r.fail(key, "'" + a + "' is not a known activation (gelu, swiglu)");
+  r.fail(key, shown(a) + " is not a known activation (gelu, swiglu)");
 }
 
 void read_model(MapReader& r, strategy::ModelSpec& m) {
-  m.name = r.text("name");
-  m.layers = positive(r, "layers");
-  m.hidden = positive(r, "hidden");
-  m.heads = positive(r, "heads");
-  m.kv_heads = positive(r, "kv_heads");
-  m.ffn = positive(r, "ffn");
-  m.vocab = positive(r, "vocab");
-  m.seq_len = positive(r, "seq_len");
+  m.name = r.name("name");
+  m.layers = positive(r, "layers", mlim::max_layers);
+  m.hidden = positive(r, "hidden", mlim::max_hidden);
+  m.heads = positive(r, "heads", mlim::max_heads);
+  m.kv_heads = positive(r, "kv_heads", mlim::max_heads);
+  m.ffn = positive(r, "ffn", mlim::max_ffn);
+  m.vocab = positive(r, "vocab", mlim::max_vocab);
+  m.seq_len = positive(r, "seq_len", mlim::max_seq_len);
   m.activation = activation(r, "activation");
   const bool gpt = m.activation == strategy::Activation::gelu;
   m.dropout = r.has("dropout") ? r.boolean("dropout") : gpt;
@@ -217,39 +451,62 @@ void read_model(MapReader& r, strategy::ModelSpec& m) {
     const std::string p = r.text("position_embedding");
     if (p == "learned") m.learned_positions = true;
     else if (p == "rotary") m.learned_positions = false;
-    else r.fail("position_embedding", "'" + p + "' is not learned or rotary");
+    else r.fail("position_embedding", shown(p) + " is not learned or rotary");
   }
   r.maybe("dropout");
   r.maybe("tied_embeddings");
   r.maybe("position_embedding");
   // Mixture of experts: all of experts, top_k and moe_ffn, or none.
   if (r.has("experts") || r.has("top_k") || r.has("moe_ffn") || r.has("shared_experts") || r.has("dense_layers")) {
-    m.experts = positive(r, "experts");
-    m.top_k = positive(r, "top_k");
-    m.moe_ffn = positive(r, "moe_ffn");
+    m.experts = positive(r, "experts", mlim::max_experts);
+    m.top_k = positive(r, "top_k", mlim::max_experts);
+    m.moe_ffn = positive(r, "moe_ffn", mlim::max_ffn);
     if (m.top_k > m.experts) r.fail("top_k", "must not exceed experts (" + std::to_string(m.experts) + ")");
-    if (r.has("shared_experts")) m.shared_experts = nonnegative(r, "shared_experts");
-    if (r.has("dense_layers")) m.dense_layers = nonnegative(r, "dense_layers");
+    if (r.has("shared_experts")) m.shared_experts = nonnegative(r, "shared_experts", mlim::max_shared_experts);
+    if (r.has("dense_layers")) m.dense_layers = nonnegative(r, "dense_layers", mlim::max_layers);
     if (m.dense_layers >= m.layers) r.fail("dense_layers", "must be below layers (" + std::to_string(m.layers) + ")");
   }
   for (const char* k : {"experts", "top_k", "moe_ffn", "shared_experts", "dense_layers"}) r.maybe(k);
   if (m.hidden % m.heads != 0) r.fail("heads", "must divide hidden (" + std::to_string(m.hidden) + ")");
   if (m.heads % m.kv_heads != 0) r.fail("kv_heads", "must divide heads (" + std::to_string(m.heads) + ")");
+  try {
+    m.check();  // the same rules for cards built in code: a second defence
+  } catch (const std::invalid_argument& e) {
+    throw InputError(r.file(), r.line(), r.key_path(""), e.what());
+  }
 }
 
-fs::path resolve(const std::string& name, const fs::path& dir, const fs::path& relative_to) {
+// The card or preset file a scenario names at `key`: a .yaml path (relative to the scenario), or
+// NAME for `dir`/NAME.yaml. Unknown names list the known ones.
+fs::path locate(MapReader& r, const std::string& key, const fs::path& dir, const fs::path& here, const char* what,
+                bool allow_path) {
+  const YAML::Node n = r.need(key);
+  const std::string name = r.scalar(n, key);
   const fs::path p(name);
-  if (p.extension() == ".yaml" || p.extension() == ".yml") return p.is_absolute() ? p : relative_to / p;
-  return dir / (name + ".yaml");
+  if (allow_path && (p.extension() == ".yaml" || p.extension() == ".yml")) {
+    const fs::path file = p.is_absolute() ? p : here / p;
+    if (auto why = detail::file_problem(file)) r.fail_at(n, key, "cannot read " + shown(name) + ": " + *why);
+    return file;
+  }
+  if (!detail::preset_name(name))
+    r.fail_at(n, key, shown(name) + " is not a " + what + " name (at most 256 letters, digits, '.', '_' or '-')" +
+                          (allow_path ? " or a .yaml file" : ""));
+  const fs::path file = dir / (name + ".yaml");
+  if (detail::file_problem(file)) {
+    const std::string known = detail::known_names(dir);
+    r.fail_at(n, key, "unknown " + std::string(what) + " " + shown(name) +
+                          (known.empty() ? " (none in " + dir.string() + ")" : " (known: " + known + ")"));
+  }
+  return file;
 }
 
 void read_gpu(MapReader& r, topo::GpuSpec& g) {
-  g.name = r.text("name");
+  g.name = r.name("name");
   g.memory = positive_unit(r, "memory", parse_bytes);
   g.reserved_memory = nonnegative_unit(r, "reserved_memory", parse_bytes);
   if (!(g.reserved_memory < g.memory)) r.fail("reserved_memory", "must be below memory");
   g.memory_bw = positive_unit(r, "memory_bandwidth", parse_byte_rate);
-  g.sms = positive(r, "sms");
+  g.sms = positive(r, "sms", tlim::max_sms);
   g.nvlink_bw = positive_unit(r, "nvlink", parse_byte_rate);
   MapReader peak = r.map("peak");
   for (const std::string& k : peak.keys()) {
@@ -266,35 +523,18 @@ void read_gpu(MapReader& r, topo::GpuSpec& g) {
   g.host_overhead = nonnegative_unit(eff, "host_overhead", parse_seconds);
   eff.finish();
   MapReader tile = r.map("gemm_tile");
-  g.gemm_tile_m = positive(tile, "m");
-  g.gemm_tile_n = positive(tile, "n");
+  g.gemm_tile_m = positive(tile, "m", tlim::max_gemm_tile);
+  g.gemm_tile_n = positive(tile, "n", tlim::max_gemm_tile);
   tile.finish();
-}
-
-topo::GpuSpec gpu_by_name(const std::string& name, const DataDirs& dirs, MapReader& r, const std::string& key) {
-  const fs::path file = dirs.gpus / (name + ".yaml");
-  if (!fs::exists(file)) {
-    std::string known;
-    if (fs::is_directory(dirs.gpus)) {
-      std::vector<std::string> names;
-      for (const auto& e : fs::directory_iterator(dirs.gpus))
-        if (e.path().extension() == ".yaml") names.push_back(e.path().stem().string());
-      std::sort(names.begin(), names.end());
-      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-    }
-    r.fail(key, "unknown GPU '" + name + "' (known: " + known + ")");
-  }
-  return load_gpu(file);
 }
 
 void read_cluster_body(MapReader& r, topo::ClusterSpec& c, const DataDirs& dirs, bool preset) {
   if (preset || r.has("gpu")) {
-    const std::string gpu = r.text("gpu");
-    c.gpu = gpu_by_name(gpu, dirs, r, "gpu");
+    c.gpu = load_gpu(locate(r, "gpu", dirs.gpus, {}, "GPU", false));
     if (!preset) c.scale_up.bandwidth = c.gpu.nvlink_bw;
   }
-  if (preset || r.has("gpus_per_node")) c.gpus_per_node = positive(r, "gpus_per_node");
-  if (r.has("gpus")) c.gpus = positive(r, "gpus");
+  if (preset || r.has("gpus_per_node")) c.gpus_per_node = positive(r, "gpus_per_node", tlim::max_gpus_per_node);
+  if (r.has("gpus")) c.gpus = positive(r, "gpus", tlim::max_gpus);
   r.maybe("gpus");
   if (preset || r.has("scale_up")) {
     MapReader up = r.map("scale_up");
@@ -302,7 +542,7 @@ void read_cluster_body(MapReader& r, topo::ClusterSpec& c, const DataDirs& dirs,
     up.maybe("bandwidth");
     if (preset || up.has("latency")) c.scale_up.latency = nonnegative_unit(up, "latency", parse_seconds);
     if (up.has("efficiency")) c.scale_up.efficiency = fraction(up, "efficiency");
-    if (up.has("domain")) c.scale_up.domain = positive(up, "domain");
+    if (up.has("domain")) c.scale_up.domain = positive(up, "domain", tlim::max_gpus);
     if (up.has("nvls_efficiency")) c.scale_up.nvls_efficiency = fraction(up, "nvls_efficiency");
     for (const char* k : {"efficiency", "domain", "nvls_efficiency"}) up.maybe(k);
     up.finish();
@@ -310,7 +550,8 @@ void read_cluster_body(MapReader& r, topo::ClusterSpec& c, const DataDirs& dirs,
   r.maybe("scale_up");
   if (preset || r.has("scale_out")) {
     MapReader out = r.map("scale_out");
-    if (preset || out.has("nics_per_node")) c.scale_out.nics_per_node = positive(out, "nics_per_node");
+    if (preset || out.has("nics_per_node"))
+      c.scale_out.nics_per_node = positive(out, "nics_per_node", tlim::max_nics_per_node);
     if (preset || out.has("nic_bandwidth"))
       c.scale_out.nic_bandwidth = positive_unit(out, "nic_bandwidth", parse_byte_rate);
     if (preset || out.has("efficiency")) c.scale_out.efficiency = fraction(out, "efficiency");
@@ -319,18 +560,16 @@ void read_cluster_body(MapReader& r, topo::ClusterSpec& c, const DataDirs& dirs,
       const std::string t = out.text("topology");
       if (t == "fat-tree") c.scale_out.topology = topo::Topology::fat_tree;
       else if (t == "rail-optimized") c.scale_out.topology = topo::Topology::rail_optimized;
-      else out.fail("topology", "'" + t + "' is not modelled (fat-tree or rail-optimized)");
+      else out.fail("topology", shown(t) + " is not modelled (fat-tree or rail-optimized)");
     }
     if (out.has("levels")) {
-      c.scale_out.levels = positive(out, "levels");
-      if (c.scale_out.levels != 2 && c.scale_out.levels != 3) out.fail("levels", "must be 2 or 3");
+      c.scale_out.levels = out.integer("levels", 2, 3);
     }
-    if (out.has("switch_radix")) c.scale_out.switch_radix = positive(out, "switch_radix");
-    if (out.has("oversubscription")) {
-      c.scale_out.oversubscription = out.number("oversubscription");
-      if (!(c.scale_out.oversubscription >= 1)) out.fail("oversubscription", "must be >= 1 (2 means 2:1)");
-    }
-    if (out.has("planes")) c.scale_out.planes = positive(out, "planes");
+    if (out.has("switch_radix")) c.scale_out.switch_radix = out.integer("switch_radix", 2, tlim::max_switch_radix);
+    if (out.has("oversubscription"))
+      c.scale_out.oversubscription = number_in(out, "oversubscription", 1, tlim::max_oversubscription,
+                                               "between 1 and 1024 (2 means 2:1)");
+    if (out.has("planes")) c.scale_out.planes = positive(out, "planes", tlim::max_planes);
     for (const char* k : {"nics_per_node", "nic_bandwidth", "efficiency", "latency", "topology", "levels",
                           "switch_radix", "oversubscription", "planes"})
       out.maybe(k);
@@ -340,12 +579,13 @@ void read_cluster_body(MapReader& r, topo::ClusterSpec& c, const DataDirs& dirs,
   if (preset || r.has("collectives")) {
     MapReader col = r.map("collectives");
     if (preset || col.has("launch")) c.collectives.launch = nonnegative_unit(col, "launch", parse_seconds);
-    if (preset || col.has("reduction_passes")) {
-      c.collectives.reduction_passes = col.number("reduction_passes");
-      if (!(c.collectives.reduction_passes > 0)) col.fail("reduction_passes", "must be positive");
-    }
+    if (preset || col.has("reduction_passes"))
+      c.collectives.reduction_passes =
+          number_in(col, "reduction_passes", tlim::min_reduction_passes, tlim::max_reduction_passes,
+                    "between 0.01 and 100 (HBM passes per buffer byte)");
     if (preset || col.has("p2p_launch")) c.collectives.p2p_launch = nonnegative_unit(col, "p2p_launch", parse_seconds);
-    if (col.has("loop_bytes")) c.collectives.loop_bytes = nonnegative_unit(col, "loop_bytes", parse_bytes);
+    // Leaving loop_bytes out means no staircase; a given one must be a real loop size.
+    if (col.has("loop_bytes")) c.collectives.loop_bytes = positive_unit(col, "loop_bytes", parse_bytes);
     if (col.has("partial_loop_efficiency"))
       c.collectives.partial_loop_efficiency = fraction(col, "partial_loop_efficiency");
     for (const char* k : {"launch", "reduction_passes", "p2p_launch", "loop_bytes", "partial_loop_efficiency"})
@@ -357,9 +597,14 @@ void read_cluster_body(MapReader& r, topo::ClusterSpec& c, const DataDirs& dirs,
 
 void check_cluster(MapReader& r, const topo::ClusterSpec& c) {
   if (c.gpus <= 0) r.fail("gpus", "missing: size the cluster with gpus: N");
-  if (c.gpus > c.gpus_per_node && c.gpus % c.gpus_per_node != 0)
-    r.fail("gpus", std::to_string(c.gpus) + " is not a multiple of gpus_per_node (" +
-                       std::to_string(c.gpus_per_node) + ")");
+  if (c.gpus > tlim::max_gpus)
+    r.fail("gpus", std::to_string(c.gpus) + " GPUs is more than the " + std::to_string(tlim::max_gpus) + " strata models");
+  if (c.gpus > c.gpus_per_node && c.gpus % c.gpus_per_node != 0) {
+    const int below = c.gpus / c.gpus_per_node * c.gpus_per_node;
+    r.fail("gpus", std::to_string(c.gpus) + " is not a whole number of " + std::to_string(c.gpus_per_node) +
+                       "-GPU nodes (gpus_per_node): use " + std::to_string(below) + " or " +
+                       std::to_string(below + c.gpus_per_node));
+  }
   try {
     c.check();
     (void)topo::build_fabric(c);
@@ -368,37 +613,46 @@ void check_cluster(MapReader& r, const topo::ClusterSpec& c) {
   }
 }
 
+constexpr std::size_t kMaxListValues = 1024;
+
 template <class T>
 std::vector<T> list_of(MapReader& r, const std::string& key, const std::function<T(const YAML::Node&)>& one) {
   const YAML::Node n = r.need(key);
   std::vector<T> out;
   if (n.IsSequence()) {
     if (n.size() == 0) r.fail_at(n, key, "empty list");
-    for (const auto& item : n) out.push_back(one(item));
+    // Each value multiplies the plans enumerated; no field has this many sensible values.
+    if (n.size() > kMaxListValues)
+      r.fail_at(n, key, "lists " + std::to_string(n.size()) + " values, at most " + std::to_string(kMaxListValues));
+    for (const auto& item : n) {
+      const T v = one(item);
+      // A value listed twice would enumerate every plan with it twice.
+      if (std::find(out.begin(), out.end(), v) != out.end()) r.fail_at(item, key, shown(item.Scalar()) + " is listed twice");
+      out.push_back(v);
+    }
   } else {
     out.push_back(one(n));
   }
   return out;
 }
 
-strategy::IntChoice int_choice(MapReader& r, const std::string& key) {
+// One integer search field: values in [lo, hi].
+strategy::IntChoice int_choice(MapReader& r, const std::string& key, int lo, int hi) {
   strategy::IntChoice c;
   const YAML::Node n = r.need(key);
   auto as_int = [&](const YAML::Node& x) {
     const std::string s = r.scalar(x, key);
-    try {
-      std::size_t used = 0;
-      const int v = std::stoi(s, &used);
-      if (used != s.size() || v < 0) throw std::invalid_argument(s);
-      return v;
-    } catch (const std::exception&) {
-      r.fail_at(x, key, "'" + s + "' is not a non-negative integer");
-    }
+    const auto v = detail::to_integer(s);
+    if (!v) r.fail_at(x, key, shown(s) + " is not an integer");
+    if (key == "zero" && (*v < 0 || *v > 3)) r.fail_at(x, key, "ZeRO stages are 0-3, got " + shown(s));
+    if (*v < lo) r.fail_at(x, key, lo == 1 ? "sizes are at least 1, got " + shown(s) : "must not be negative, got " + shown(s));
+    if (*v > hi) r.fail_at(x, key, "must be at most " + std::to_string(hi) + ", got " + shown(s));
+    return static_cast<int>(*v);
   };
   if (n.IsMap()) {
-    MapReader m(n, r.file(), r.key_path(key));
-    if (m.has("min")) c.min = m.integer("min");
-    if (m.has("max")) c.max = m.integer("max");
+    MapReader m(n, r.file(), r.key_path(key), false);
+    if (m.has("min")) c.min = m.integer("min", lo, hi);
+    if (m.has("max")) c.max = m.integer("max", lo, hi);
     m.maybe("min");
     m.maybe("max");
     m.finish();
@@ -410,48 +664,42 @@ strategy::IntChoice int_choice(MapReader& r, const std::string& key) {
   return c;
 }
 
+bool switch_value(MapReader& s, const YAML::Node& x, const std::string& key) {
+  const std::string v = s.scalar(x, key);
+  if (v == "true" || v == "on") return true;
+  if (v == "false" || v == "off") return false;
+  s.fail_at(x, key, shown(v) + " is not true or false");
+}
+
 strategy::SearchSpace read_search(MapReader& s) {
   strategy::SearchSpace sp;
-  for (auto [key, field] : {std::pair<const char*, strategy::IntChoice*>{"tp", &sp.tp}, {"pp", &sp.pp}, {"dp", &sp.dp},
-                            {"micro_batch", &sp.micro_batch}, {"vpp", &sp.vpp}, {"zero", &sp.zero}, {"cp", &sp.cp},
-                            {"ep", &sp.ep}, {"shard", &sp.shard}, {"recompute_layers", &sp.recompute_layers}}) {
-    if (s.has(key)) *field = int_choice(s, key);
+  constexpr int dim = strategy::kMaxPlanDimension;
+  for (auto [key, field, lo, hi] :
+       {std::tuple<const char*, strategy::IntChoice*, int, int>{"tp", &sp.tp, 1, dim}, {"pp", &sp.pp, 1, dim},
+        {"dp", &sp.dp, 1, dim}, {"micro_batch", &sp.micro_batch, 1, dim}, {"vpp", &sp.vpp, 1, dim},
+        {"zero", &sp.zero, 0, 3}, {"cp", &sp.cp, 1, dim}, {"ep", &sp.ep, 1, dim},
+        // shard 0 = shard over every dp x cp GPU (no hybrid sharding); recompute_layers 0 = all.
+        {"shard", &sp.shard, 0, dim}, {"recompute_layers", &sp.recompute_layers, 0, mlim::max_layers}}) {
+    if (s.has(key)) *field = int_choice(s, key, lo, hi);
     s.maybe(key);
   }
-  for (auto [key, field] : {std::pair<const char*, strategy::IntChoice*>{"cp", &sp.cp}, {"ep", &sp.ep}})
-    for (int v : field->values)
-      if (v < 1) s.fail(key, "sizes are at least 1");
   if (s.has("cp_comm")) {
     sp.cp_comm = list_of<strategy::CpComm>(s, "cp_comm", [&](const YAML::Node& x) {
       const std::string v = s.scalar(x, "cp_comm");
       if (v == "ring") return strategy::CpComm::ring;
       if (v == "a2a" || v == "all-to-all") return strategy::CpComm::all_to_all;
-      s.fail_at(x, "cp_comm", "'" + v + "' is not ring or a2a");
+      s.fail_at(x, "cp_comm", shown(v) + " is not ring or a2a");
     });
   }
   s.maybe("cp_comm");
-  if (s.has("tp_overlap")) {
-    sp.tp_overlap = list_of<bool>(s, "tp_overlap", [&](const YAML::Node& x) {
-      const std::string v = s.scalar(x, "tp_overlap");
-      if (v == "true" || v == "on") return true;
-      if (v == "false" || v == "off") return false;
-      s.fail_at(x, "tp_overlap", "'" + v + "' is not true or false");
-    });
-  }
+  if (s.has("tp_overlap"))
+    sp.tp_overlap = list_of<bool>(s, "tp_overlap", [&](const YAML::Node& x) { return switch_value(s, x, "tp_overlap"); });
   s.maybe("tp_overlap");
-  if (s.has("min_cp_tokens")) sp.min_cp_tokens = positive(s, "min_cp_tokens");
+  if (s.has("min_cp_tokens")) sp.min_cp_tokens = positive(s, "min_cp_tokens", mlim::max_seq_len);
   s.maybe("min_cp_tokens");
-  if (sp.zero.values.size() > 0)
-    for (int z : sp.zero.values)
-      if (z > 3) s.fail("zero", "ZeRO stages are 0-3");
-  if (s.has("sequence_parallel")) {
-    sp.sequence_parallel = list_of<bool>(s, "sequence_parallel", [&](const YAML::Node& x) {
-      const std::string v = s.scalar(x, "sequence_parallel");
-      if (v == "true" || v == "on") return true;
-      if (v == "false" || v == "off") return false;
-      s.fail_at(x, "sequence_parallel", "'" + v + "' is not true or false");
-    });
-  }
+  if (s.has("sequence_parallel"))
+    sp.sequence_parallel = list_of<bool>(
+        s, "sequence_parallel", [&](const YAML::Node& x) { return switch_value(s, x, "sequence_parallel"); });
   s.maybe("sequence_parallel");
   if (s.has("recompute")) {
     sp.recompute = list_of<strategy::Recompute>(s, "recompute", [&](const YAML::Node& x) {
@@ -459,7 +707,7 @@ strategy::SearchSpace read_search(MapReader& s) {
       if (v == "none") return strategy::Recompute::none;
       if (v == "selective") return strategy::Recompute::selective;
       if (v == "full") return strategy::Recompute::full;
-      s.fail_at(x, "recompute", "'" + v + "' is not none, selective or full");
+      s.fail_at(x, "recompute", shown(v) + " is not none, selective or full");
     });
   }
   s.maybe("recompute");
@@ -470,7 +718,7 @@ strategy::SearchSpace read_search(MapReader& s) {
       if (v == "1f1b") return strategy::Schedule::one_f_one_b;
       if (v == "interleaved-1f1b") return strategy::Schedule::interleaved;
       if (v == "zb-h1") return strategy::Schedule::zb_h1;
-      s.fail_at(x, "schedule", "'" + v + "' is not gpipe, 1f1b, interleaved-1f1b or zb-h1");
+      s.fail_at(x, "schedule", shown(v) + " is not gpipe, 1f1b, interleaved-1f1b or zb-h1");
     });
   }
   s.maybe("schedule");
@@ -480,7 +728,7 @@ strategy::SearchSpace read_search(MapReader& s) {
       try {
         strategy::check_order(v);
       } catch (const std::invalid_argument&) {
-        s.fail_at(x, "order", "'" + v + "' must list tp, cp, ep, dp and pp once each, innermost first (Megatron-LM: tp-cp-ep-dp-pp)");
+        s.fail_at(x, "order", shown(v) + " must list tp, cp, ep, dp and pp once each, innermost first (Megatron-LM: tp-cp-ep-dp-pp)");
       }
       return v;
     });
@@ -488,7 +736,7 @@ strategy::SearchSpace read_search(MapReader& s) {
   s.maybe("order");
   if (s.has("tp_within_node")) sp.tp_within_node = s.boolean("tp_within_node");
   s.maybe("tp_within_node");
-  if (s.has("max_micro_batch")) sp.max_micro_batch = positive(s, "max_micro_batch");
+  if (s.has("max_micro_batch")) sp.max_micro_batch = positive(s, "max_micro_batch", dim);
   s.maybe("max_micro_batch");
   s.finish();
   return sp;
@@ -497,43 +745,51 @@ strategy::SearchSpace read_search(MapReader& s) {
 }  // namespace
 
 strategy::ModelSpec load_model(const fs::path& file) {
-  MapReader r(detail::parse_file(file.string()), file.string(), "");
-  strategy::ModelSpec m;
-  read_model(r, m);
-  r.finish();
-  return m;
+  return detail::guard_yaml(file.string(), [&] {
+    MapReader r(detail::parse_file(file.string()), file.string(), "");
+    strategy::ModelSpec m;
+    read_model(r, m);
+    r.finish();
+    return m;
+  });
 }
 
 topo::GpuSpec load_gpu(const fs::path& file) {
-  MapReader r(detail::parse_file(file.string()), file.string(), "");
-  topo::GpuSpec g;
-  read_gpu(r, g);
-  r.finish();
-  try {
-    g.check();
-  } catch (const std::invalid_argument& e) {
-    throw InputError(file.string(), r.line(), "", e.what());
-  }
-  return g;
+  return detail::guard_yaml(file.string(), [&] {
+    MapReader r(detail::parse_file(file.string()), file.string(), "");
+    topo::GpuSpec g;
+    read_gpu(r, g);
+    r.finish();
+    try {
+      g.check();
+    } catch (const std::invalid_argument& e) {
+      throw InputError(file.string(), r.line(), "", e.what());
+    }
+    return g;
+  });
 }
 
 topo::ClusterSpec load_cluster(const fs::path& file, const DataDirs& dirs, int gpus) {
-  MapReader r(detail::parse_file(file.string()), file.string(), "");
-  topo::ClusterSpec c;
-  c.name = r.text("name");
-  read_cluster_body(r, c, dirs, true);
-  r.finish();
-  if (gpus > 0) c.gpus = gpus;
-  if (c.gpus > 0) check_cluster(r, c);  // a preset may leave its size to the scenario
-  return c;
+  return detail::guard_yaml(file.string(), [&] {
+    MapReader r(detail::parse_file(file.string()), file.string(), "");
+    topo::ClusterSpec c;
+    c.name = r.name("name");
+    read_cluster_body(r, c, dirs, true);
+    r.finish();
+    if (gpus > 0) c.gpus = gpus;
+    if (c.gpus > 0) check_cluster(r, c);  // a preset may leave its size to the scenario
+    return c;
+  });
 }
 
-Scenario load_scenario(const fs::path& file, const DataDirs& dirs) {
+namespace {
+
+Scenario read_scenario(const fs::path& file, const DataDirs& dirs) {
   const std::string f = file.string();
   MapReader r(detail::parse_file(f), f, "");
   Scenario sc;
   sc.file = file;
-  sc.name = r.text("name");
+  sc.name = r.name("name");
   const fs::path here = file.parent_path();
 
   // Model: a card name, a path, or an inline mapping.
@@ -543,31 +799,29 @@ Scenario load_scenario(const fs::path& file, const DataDirs& dirs) {
     read_model(mr, sc.model);
     mr.finish();
   } else {
-    const std::string name = r.scalar(model, "model");
-    const fs::path card = resolve(name, dirs.models, here);
-    if (!fs::exists(card)) r.fail("model", "no model card '" + name + "' (looked for " + card.string() + ")");
-    sc.model = load_model(card);
+    sc.model = load_model(locate(r, "model", dirs.models, here, "model card", true));
   }
 
   // Cluster: a preset sized by gpus, with optional overrides.
   MapReader cr = r.map("cluster");
-  const std::string preset = cr.text("preset");
-  const fs::path pfile = resolve(preset, dirs.clusters, here);
-  if (!fs::exists(pfile)) cr.fail("preset", "no cluster preset '" + preset + "' (looked for " + pfile.string() + ")");
-  sc.cluster = load_cluster(pfile, dirs, 0);
+  sc.cluster = load_cluster(locate(cr, "preset", dirs.clusters, here, "cluster preset", true), dirs, 0);
   read_cluster_body(cr, sc.cluster, dirs, false);
   if (!cr.has("gpus")) cr.need("gpus");
   cr.finish();
   check_cluster(cr, sc.cluster);
 
   MapReader tr = r.map("training");
-  sc.training.global_batch = positive(tr, "global_batch");
-  sc.training.seq_len = tr.has("seq_len") ? positive(tr, "seq_len") : sc.model.seq_len;
+  sc.training.global_batch = positive(tr, "global_batch", mlim::max_global_batch);
+  sc.training.seq_len = tr.has("seq_len") ? positive(tr, "seq_len", mlim::max_seq_len) : sc.model.seq_len;
   tr.maybe("seq_len");
+  if (static_cast<std::int64_t>(sc.training.global_batch) * sc.training.seq_len > mlim::max_tokens_per_step)
+    tr.fail("global_batch", "global_batch x seq_len = " +
+                                std::to_string(static_cast<std::int64_t>(sc.training.global_batch) * sc.training.seq_len) +
+                                " tokens per step exceeds " + std::to_string(mlim::max_tokens_per_step));
   const std::string prec = tr.text("precision");
   const auto p = topo::parse_precision(prec);
   if (!p || (*p != topo::Precision::fp16 && *p != topo::Precision::bf16 && *p != topo::Precision::fp8))
-    tr.fail("precision", "'" + prec + "' is not fp16, bf16 or fp8");
+    tr.fail("precision", shown(prec) + " is not fp16, bf16 or fp8");
   sc.training.precision = *p;
   if (!sc.cluster.gpu.supports(*p))
     tr.fail("precision", "GPU " + sc.cluster.gpu.name + " has no " + prec + " matrix units");
@@ -576,14 +830,14 @@ Scenario load_scenario(const fs::path& file, const DataDirs& dirs) {
     const std::string a = tr.text("attention");
     if (a == "flash") sc.training.attention = strategy::AttentionKernel::flash;
     else if (a == "unfused") sc.training.attention = strategy::AttentionKernel::unfused;
-    else tr.fail("attention", "'" + a + "' is not flash or unfused");
+    else tr.fail("attention", shown(a) + " is not flash or unfused");
   }
   tr.maybe("attention");
   if (tr.has("framework")) {
     const std::string fw = tr.text("framework");
     if (fw == "megatron") sc.training.framework = strategy::Framework::megatron;
     else if (fw == "torchtitan") sc.training.framework = strategy::Framework::torchtitan;
-    else tr.fail("framework", "'" + fw + "' is not megatron or torchtitan");
+    else tr.fail("framework", shown(fw) + " is not megatron or torchtitan");
   }
   tr.maybe("framework");
   if (tr.has("overlap_grad_reduce")) sc.training.overlap_grad_reduce = tr.boolean("overlap_grad_reduce");
@@ -594,11 +848,19 @@ Scenario load_scenario(const fs::path& file, const DataDirs& dirs) {
   tr.maybe("p2p_scatter_gather");
   if (tr.has("capacity_factor")) {
     if (!sc.model.moe()) tr.fail("capacity_factor", "the model " + sc.model.name + " has no experts");
-    sc.training.capacity_factor = tr.number("capacity_factor");
-    if (!(sc.training.capacity_factor >= 1.0)) tr.fail("capacity_factor", "must be at least 1 (1 = balanced routing)");
+    // The busiest expert cannot take more than every token: factor x top_k / experts <= 1.
+    const double most = static_cast<double>(sc.model.experts) / sc.model.top_k;
+    sc.training.capacity_factor =
+        number_in(tr, "capacity_factor", 1.0, std::max(1.0, most),
+                  "between 1 (balanced routing) and experts / top_k = " + number_text(std::max(1.0, most)));
   }
   tr.maybe("capacity_factor");
   tr.finish();
+  try {
+    sc.training.check();
+  } catch (const std::invalid_argument& e) {
+    tr.fail("", e.what());
+  }
 
   if (r.has("search")) {
     MapReader sr = r.map("search");
@@ -609,21 +871,25 @@ Scenario load_scenario(const fs::path& file, const DataDirs& dirs) {
   return sc;
 }
 
+}  // namespace
+
+Scenario load_scenario(const fs::path& file, const DataDirs& dirs) {
+  return detail::guard_yaml(file.string(), [&] { return read_scenario(file, dirs); });
+}
+
 strategy::OpTable load_op_table(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) throw InputError(file.string(), 0, "", "cannot read the op table");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  const std::string text = read_input_file(file, kMaxTableBytes);
   try {
-    return strategy::parse_op_table(ss.str(), file.string());
+    return strategy::parse_op_table(text, file.string());
   } catch (const strategy::OpTableError& e) {
     throw InputError(e.file, e.line, e.column, e.message);
   }
 }
 
 std::optional<fs::path> shipped_op_table(const DataDirs& dirs, const std::string& gpu) {
+  if (!detail::preset_name(gpu)) return std::nullopt;
   const fs::path p = dirs.op_tables / (gpu + ".csv");
-  if (fs::exists(p)) return p;
+  if (!detail::file_problem(p)) return p;
   return std::nullopt;
 }
 

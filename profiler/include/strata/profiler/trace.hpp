@@ -108,7 +108,9 @@ struct NvtxOp {
   std::optional<long> seq;
   std::vector<std::vector<long>> sizes;  ///< input shapes; empty when not recorded
 };
-/// Parses a range name in that form; a plain name gives `op` only.
+/// Parses a range name in that form; a plain name gives `op` only, and a `seq` or `sizes` field
+/// not in that form (a negative or oversized number, an unclosed list) is left out. Never throws
+/// (beyond std::bad_alloc).
 NvtxOp parse_nvtx_op(const std::string& range);
 
 /// The kernels of `attributed` as CSV: op, range path, kind, kernel name, start, end and duration
@@ -127,9 +129,11 @@ struct OpCall {
 };
 /// The calls of `attributed`, in order of their range start (kernels outside any range left out).
 std::vector<OpCall> op_calls(const std::vector<Attributed>& attributed);
-/// CSV "op,range_start_ns,time_ns" and its inverse; parse throws std::invalid_argument naming the
-/// line on a malformed row.
+/// CSV "op,range_start_ns,time_ns" (RFC 4180: the op is quoted, "" is a quote).
 std::string op_calls_csv(const std::vector<OpCall>& calls);
+/// The inverse of op_calls_csv: the header row, then rows of a non-empty op (quoted cells may
+/// hold commas and line breaks), a start in ns (unsigned 64-bit) and a time of 0 to 3.6e12 ns.
+/// Throws std::invalid_argument "FILE:LINE: ..." on anything else (no value is echoed).
 std::vector<OpCall> parse_op_calls_csv(const std::string& text, const std::string& file);
 
 }  // namespace strata::profiler

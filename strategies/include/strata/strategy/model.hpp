@@ -1,11 +1,28 @@
 #pragma once
 // Transformer model cards and training settings: the shapes every cost in strata derives from.
 
+#include <cstdint>
 #include <string>
 
 #include "strata/topo/gpu.hpp"
 
 namespace strata::strategy {
+
+/// Largest model and batch sizes strata accepts (docs/inputs.md). Well beyond any published
+/// model, and small enough that every product strata forms from them (tokens x hidden x ffn for
+/// a GEMM's bytes, in 64-bit) cannot overflow.
+namespace limits {
+inline constexpr int max_layers = 1 << 16;
+inline constexpr int max_hidden = 1 << 20;
+inline constexpr int max_heads = 1 << 16;
+inline constexpr int max_ffn = 1 << 22;
+inline constexpr int max_vocab = 1 << 24;
+inline constexpr int max_seq_len = 1 << 24;          ///< tokens per sequence
+inline constexpr int max_experts = 1 << 16;
+inline constexpr int max_shared_experts = 1 << 10;
+inline constexpr int max_global_batch = 1 << 24;     ///< sequences per step
+inline constexpr std::int64_t max_tokens_per_step = std::int64_t{1} << 32;  ///< global_batch x seq_len
+}  // namespace limits
 
 /// Feed-forward non-linearity: GELU (two matrices) or SwiGLU (gate, up and down matrices).
 enum class Activation { gelu, swiglu };
@@ -52,7 +69,7 @@ struct ModelSpec {
   [[nodiscard]] double output_params() const;
   /// All parameters for sequence length `seq`.
   [[nodiscard]] double total_params(int seq) const;
-  /// Throws std::invalid_argument naming the first impossible field.
+  /// Throws std::invalid_argument naming the first impossible or out-of-range field (`limits`).
   void check() const;
 };
 
@@ -91,7 +108,9 @@ struct TrainingSpec {
   bool p2p_scatter_gather = true;
   /// Bytes per element of data-parallel gradient reduction.
   [[nodiscard]] int grad_reduce_bytes() const;
-  /// Throws std::invalid_argument naming the first impossible field.
+  /// Throws std::invalid_argument naming the first impossible or out-of-range field: sizes over
+  /// `limits`, more than limits::max_tokens_per_step tokens, a capacity factor below 1, NaN or
+  /// infinite.
   void check() const;
 };
 

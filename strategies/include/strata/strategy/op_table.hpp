@@ -56,9 +56,14 @@ struct OpTableError : std::invalid_argument {
   int line = 0;
 };
 
-/// Parses the text format. Throws OpTableError on a malformed row or header.
+/// Parses the text format. Cells follow RFC 4180 within a line (a cell in double quotes may
+/// hold commas, "" is a quote); every row has as many cells as the column header, which names
+/// each column once; ranges as in docs/inputs.md (dimensions <= 2^32, FLOPs <= 1e24, bytes <=
+/// 1e15, time 1 ns to 1 hour, repeats 1 to 2^30). Throws OpTableError (values clipped) on a
+/// malformed row or header, a repeated `# key:` header field included.
 OpTable parse_op_table(const std::string& text, const std::string& file);
-/// Writes the text format (the inverse of parse_op_table up to number formatting).
+/// Writes the text format (the inverse of parse_op_table up to number formatting; names that
+/// hold a comma or quote are quoted).
 std::string format_op_table(const OpTable& t);
 
 /// How many kernel-time queries the table answered and how many fell back to the roofline.
@@ -70,7 +75,9 @@ struct TableCoverage {
 class TableCost final : public OpCostModel {
  public:
   /// `fallback` prices what the table does not cover; `table.samples` for other precisions than
-  /// `precision` are ignored. Throws std::invalid_argument if a sample has a non-positive time.
+  /// `precision` are ignored. Throws std::invalid_argument if a sample has a non-positive or
+  /// non-finite time, negative or non-finite FLOPs or bytes, an impossible GEMM shape, or lacks
+  /// the FLOPs (GEMM, attention) or bytes (memory-bound) its kind is priced by.
   TableCost(OpTable table, topo::Precision precision, RooflineCost fallback);
   [[nodiscard]] std::string_view name() const override { return name_; }
   [[nodiscard]] Seconds time(const Op& op) const override;

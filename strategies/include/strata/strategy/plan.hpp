@@ -1,11 +1,18 @@
 #pragma once
 // A parallelism plan: how one step is split over the cluster.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace strata::strategy {
+
+/// Largest size of any plan dimension and of the whole plan (tp x cp x pp x dp GPUs), equal to
+/// topo::limits::max_gpus; parse_plan refuses larger values (docs/inputs.md).
+inline constexpr int kMaxPlanDimension = 1 << 20;
+/// Largest pp x vpp (model chunks): one layer each at most, strategy::limits::max_layers.
+inline constexpr int kMaxPlanChunks = 1 << 16;
 
 /// Activation recomputation: none, the attention core only (Korthikanti et al. 2022), or whole layers.
 enum class Recompute { none, selective, full };
@@ -51,17 +58,20 @@ struct Plan {
   /// (Megatron-LM --recompute-method block --recompute-num-layers); 0 = every layer.
   int recompute_layers = 0;
 
-  /// GPUs the plan occupies.
-  [[nodiscard]] int gpus() const { return tp * cp * pp * dp; }
-  /// GPUs over which gradients are reduced and ZeRO shards: dp x cp.
-  [[nodiscard]] int dp_cp() const { return dp * cp; }
+  /// GPUs the plan occupies, tp x cp x pp x dp, in 64 bits and saturating at INT64_MAX: never
+  /// wraps, whatever the fields hold.
+  [[nodiscard]] std::int64_t gpus() const;
+  /// GPUs over which gradients are reduced and ZeRO shards: dp x cp (saturating at INT_MAX; exact
+  /// for every plan parse_plan accepts).
+  [[nodiscard]] int dp_cp() const;
   /// GPUs one ZeRO shard group spans (shard, or dp x cp without hybrid sharding).
   [[nodiscard]] int shard_group() const { return shard > 0 ? shard : dp_cp(); }
   /// Whether layer `index` (0-based within its model chunk) is fully recomputed.
   [[nodiscard]] bool recomputes_layer(int index) const {
     return recompute == Recompute::full && (recompute_layers == 0 || index < recompute_layers);
   }
-  /// Micro-batches per pipeline per step for `global_batch` sequences (0 if it does not divide).
+  /// Micro-batches per pipeline per step for `global_batch` sequences (0 if dp x micro_batch,
+  /// formed in 64 bits, is not positive or does not divide it).
   [[nodiscard]] int microbatches(int global_batch) const;
   /// "tp=8 pp=8 dp=16 mbs=1 vpp=2 sp=on recompute=selective zero=1 schedule=interleaved-1f1b",
   /// then the keys that differ from their defaults (cp, cp_comm, ep, shard, tpo, rc_layers, order).
@@ -85,7 +95,7 @@ std::string effective_order(const Plan& p, const std::string& order);
 /// Layers of each virtual stage (pp x vpp of them, in pipeline order), as even as possible. The
 /// layers left over by an uneven split go to the middle stages first: the first stage also holds
 /// the embedding and the last one the output head. Throws std::invalid_argument if there are
-/// fewer layers than virtual stages.
+/// fewer layers than virtual stages (pp x vpp formed in 64 bits) or pp or vpp is below 1.
 std::vector<int> virtual_stage_layers(int layers, int pp, int vpp);
 
 const char* to_string(Recompute r);
@@ -93,7 +103,9 @@ const char* to_string(Schedule s);
 const char* to_string(CpComm c);
 
 /// Parses the `to_string` form; keys may come in any order and missing keys keep their
-/// defaults. Throws std::invalid_argument naming the bad key or value.
+/// defaults. Throws std::invalid_argument naming the bad key or value (clipped): an unknown or
+/// repeated key, a size below 1 or above kMaxPlanDimension, tp x cp x pp x dp above
+/// kMaxPlanDimension, pp x vpp above kMaxPlanChunks, rc_layers above kMaxPlanChunks.
 Plan parse_plan(std::string_view text);
 
 }  // namespace strata::strategy

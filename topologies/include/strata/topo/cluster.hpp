@@ -43,6 +43,20 @@ struct CollectiveConstants {
   double partial_loop_efficiency = 1;  ///< bandwidth fraction below one loop
 };
 
+/// Accepted ranges of cluster sizes and network constants (docs/inputs.md). They bound every
+/// product the fabric builder forms (leaves x uplinks x planes) well inside an int.
+namespace limits {
+inline constexpr int max_gpus = 1 << 20;           ///< GPUs in a cluster (1,048,576)
+inline constexpr int max_gpus_per_node = 1024;     ///< GPUs per node
+inline constexpr int max_nics_per_node = 1024;     ///< NICs per node
+inline constexpr int max_nics = 1 << 20;           ///< NICs in the whole cluster
+inline constexpr int max_switch_radix = 1024;      ///< ports per switch
+inline constexpr int max_planes = 64;              ///< parallel fabric planes
+inline constexpr double max_oversubscription = 1024;  ///< leaf down:up port ratio
+inline constexpr double min_reduction_passes = 0.01;  ///< HBM passes per byte of a local reduction
+inline constexpr double max_reduction_passes = 100;
+}  // namespace limits
+
 /// "fat-tree" or "rail-optimized".
 std::string_view to_string(Topology t);
 
@@ -65,7 +79,8 @@ struct ClusterSpec {
   /// The network as the replay backends see it; with `fabric`, the switches and links too
   /// (build_fabric), else a non-blocking fabric with a private share of the NICs per GPU.
   [[nodiscard]] sim::NetworkSpec network(bool fabric = true) const;
-  /// Throws std::invalid_argument naming the first impossible field.
+  /// Throws std::invalid_argument naming the first impossible or out-of-range field (ranges:
+  /// `limits` here and in gpu.hpp; NaN and infinity are never in range).
   void check() const;
 };
 

@@ -2,6 +2,7 @@
 // GPU specifications: datasheet rates plus the few efficiencies measured once per GPU type.
 
 #include <array>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,31 @@ using sim::ByteRate;
 using sim::Bytes;
 using sim::FlopRate;
 using sim::Seconds;
+
+/// Accepted ranges of the physical quantities of the input files (docs/inputs.md). The unit
+/// parsers refuse values outside them, and GpuSpec::check and ClusterSpec::check enforce them
+/// again for specs built in code, so that no NaN, infinity or absurd magnitude reaches a replay
+/// (SimGrid aborts on a link of 1e-300 B/s or 1e300 B/s).
+namespace limits {
+inline constexpr double min_byte_rate = 125;    ///< smallest nonzero bandwidth: 1 Kb/s, bytes/s
+inline constexpr double max_byte_rate = 1e15;   ///< largest bandwidth: 1 PB/s, bytes/s
+inline constexpr double min_flop_rate = 1e9;    ///< smallest nonzero FLOP rate: 1 GFLOP/s
+inline constexpr double max_flop_rate = 1e18;   ///< largest FLOP rate, FLOP/s
+inline constexpr double min_seconds = 1e-9;     ///< smallest nonzero duration: 1 ns
+inline constexpr double max_seconds = 3600;     ///< longest duration: 1 hour, s
+inline constexpr double min_bytes = 1;          ///< smallest nonzero size: 1 byte
+inline constexpr double max_bytes = 1125899906842624.0;  ///< largest size: 1 PiB (2^50 bytes)
+inline constexpr int max_sms = 65536;           ///< streaming multiprocessors per GPU
+inline constexpr int max_gemm_tile = 65536;     ///< GEMM output tile rows or columns
+inline constexpr std::size_t max_name = 256;    ///< characters of a name (preset, model, scenario, case id)
+}  // namespace limits
+
+/// `text` made safe to quote in a one-line message: control characters, NULs and bytes that are
+/// not UTF-8 written as \n, \t, \0 or \xNN, and cut after `max` bytes (at a character boundary)
+/// with "..." appended; `max` = 0 keeps the whole text. Never throws beyond std::bad_alloc.
+std::string printable(std::string_view text, std::size_t max = 80);
+/// True if `text` is valid UTF-8 without control characters (what a name may hold).
+bool clean_text(std::string_view text);
 
 /// Arithmetic precision of the matrix units.
 enum class Precision { fp32, tf32, fp16, bf16, fp8 };
@@ -46,7 +72,8 @@ struct GpuSpec {
   [[nodiscard]] FlopRate peak_at(Precision p) const;
   /// True if the GPU has matrix units for `p`.
   [[nodiscard]] bool supports(Precision p) const { return peak[static_cast<int>(p)].has_value(); }
-  /// Throws std::invalid_argument naming the first missing or impossible field.
+  /// Throws std::invalid_argument naming the first missing, impossible or out-of-range field
+  /// (ranges: `limits`; NaN and infinity are never in range).
   void check() const;
 };
 

@@ -22,6 +22,7 @@ struct ValidationCase {
   int line = 0;            ///< line of the case in its file
   /// Why the case cannot be modelled (context parallelism, unknown GPU, missing dimensions...).
   std::optional<std::string> unsupported;
+  std::optional<std::string> invalid;  ///< the InputError text when the case itself is malformed
   std::vector<std::string> assumptions;  ///< every value strata supplied that the case left out
   strategy::ModelSpec model;
   strategy::TrainingSpec training;
@@ -33,12 +34,17 @@ struct ValidationCase {
   std::optional<double> measured_peak_memory_gib;  ///< published peak memory per GPU, GiB
 };
 
-/// Reads every case of a validation file. Malformed YAML and wrongly typed fields are
-/// InputErrors; a case strata cannot model is returned with `unsupported` set.
+/// Reads every case of a validation file. A file that is not one (unreadable, malformed YAML, a
+/// version other than 1, `cases` not a list) is an InputError. A malformed case (a wrongly typed
+/// or out-of-range field, a duplicate id) is returned with `invalid` set to its InputError's text
+/// and its id if readable, else "cases[i]", so that the others still run; a case strata cannot
+/// model is returned with `unsupported` set.
 std::vector<ValidationCase> load_cases(const std::filesystem::path& file, const DataDirs& dirs);
 
 /// Reads a network description ("8x 200 Gb/s HDR InfiniBand HCAs per node", "400 Gb/s per GPU",
-/// "4 OPA links per node") into NICs per node and line rate; nullopt if it cannot.
+/// "4 OPA links per node") into NICs per node and line rate (bytes/s); nullopt if it cannot. Throws
+/// std::invalid_argument when it reads a count outside 1..topo::limits::max_nics_per_node or a rate
+/// outside topo::limits' bandwidths.
 std::optional<std::pair<int, sim::ByteRate>> parse_scale_out(const std::string& text, int gpus_per_node);
 
 }  // namespace strata::scenario

@@ -2,6 +2,7 @@
 // Input files: model cards, GPU and cluster presets, scenarios. The only place that reads YAML.
 // Every problem is an InputError whose message names the file, line and key.
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
@@ -14,9 +15,11 @@
 
 namespace strata::scenario {
 
-/// A problem in an input file; what() is "FILE:LINE: KEY: message" on one line.
+/// A problem in an input file; what() is "FILE:LINE: KEY: message" on one line, with control
+/// characters escaped and the file name, key and message clipped (topo::printable).
 class InputError : public std::runtime_error {
  public:
+  /// `line` is 1-based, 0 if unknown; `key` may be empty.
   InputError(const std::string& file, int line, const std::string& key, const std::string& message);
   [[nodiscard]] const std::string& file() const { return file_; }
   [[nodiscard]] int line() const { return line_; }  ///< 1-based; 0 if unknown
@@ -27,6 +30,17 @@ class InputError : public std::runtime_error {
   int line_;
   std::string key_;
 };
+
+/// Largest YAML file strata reads (scenarios, presets, model cards, validation cases), bytes.
+inline constexpr std::uintmax_t kMaxYamlBytes = 16u << 20;
+/// Largest table strata reads (op tables, the profiler's CSV files), bytes.
+inline constexpr std::uintmax_t kMaxTableBytes = 64u << 20;
+
+/// The contents of the regular file `file`, at most `limit` bytes. Throws InputError (line 0)
+/// for a missing or unreadable file, a directory, a FIFO, device or socket, a name that is too
+/// long or holds a NUL, and a file over the limit (the message states the limit). Never blocks
+/// on a FIFO.
+std::string read_input_file(const std::filesystem::path& file, std::uintmax_t limit);
 
 /// Folders holding GPU presets, cluster presets and model cards.
 struct DataDirs {
@@ -43,13 +57,16 @@ struct DataDirs {
 DataDirs default_data_dirs();
 
 /// Reads a model card (layers, hidden, heads, kv_heads, ffn, vocab, seq_len, activation, ...).
+/// Every problem, an unreadable file included, is an InputError (ranges: docs/inputs.md).
 strategy::ModelSpec load_model(const std::filesystem::path& file);
-/// Reads a GPU preset.
+/// Reads a GPU preset; throws InputError.
 topo::GpuSpec load_gpu(const std::filesystem::path& file);
-/// Reads a cluster preset; `gpus` overrides its size when positive.
+/// Reads a cluster preset; `gpus` overrides its size when positive (at most
+/// topo::limits::max_gpus). Throws InputError.
 topo::ClusterSpec load_cluster(const std::filesystem::path& file, const DataDirs& dirs, int gpus = 0);
 
-/// Reads a measured op table (profiler/data format, docs/op-tables.md).
+/// Reads a measured op table (profiler/data format, docs/op-tables.md; at most kMaxTableBytes).
+/// Throws InputError.
 strategy::OpTable load_op_table(const std::filesystem::path& file);
 /// The op table shipped for GPU preset `gpu` (`op_tables/GPU.csv`), if there is one.
 std::optional<std::filesystem::path> shipped_op_table(const DataDirs& dirs, const std::string& gpu);
@@ -64,7 +81,8 @@ struct Scenario {
   strategy::SearchSpace search;
 };
 
-/// Reads a scenario and the presets it names.
+/// Reads a scenario and the presets it names. Every problem is an InputError naming the file,
+/// line and key; an unknown model card or cluster preset lists the known ones.
 Scenario load_scenario(const std::filesystem::path& file, const DataDirs& dirs);
 
 }  // namespace strata::scenario

@@ -3,6 +3,7 @@
 //
 //   strata-profile bench SCENARIO --plan "tp=8 sp=on ..." [--dtype bf16] [--repeats 50]
 //                  [--warmup 10] [--gpu PRESET] [-o TABLE.csv]
+//   (options parsed by CLI11: each once, --opt=value or --opt value, unknown ones refused)
 //   strata-profile from-calls CALLS.csv --gpu PRESET [--dtype bf16] [-o TABLE.csv]
 //
 // bench runs, for every distinct kernel strata prices for the plan (the layer's forward and
@@ -19,15 +20,19 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -40,6 +45,7 @@
 #include "strata/scenario/loader.hpp"
 #include "strata/strategy/memory.hpp"
 #include "strata/strategy/ops.hpp"
+#include "strata/topo/gpu.hpp"
 
 namespace {
 
@@ -47,6 +53,7 @@ using namespace strata;
 
 const char* kHelp = R"(usage: strata-profile bench SCENARIO --plan "PLAN" [OPTIONS]
        strata-profile from-calls CALLS.csv --gpu PRESET [--dtype bf16] [-o TABLE.csv]
+       strata-profile -h | strata-profile COMMAND --help
 
 bench: measures on this machine's GPU, with CUPTI, every GEMM (cuBLASLt at its exact shape:
 forward, input- and weight-gradient forms, unfused attention) and memory-bound kernel (norms,
@@ -56,31 +63,80 @@ FlashAttention rows come from the injection path (profiler/scripts/profile_layer
 from-calls: turns the op calls libstrata_inject recorded under PyTorch's
 emit_nvtx into an op table (no GPU needed).
 
-options:
+options (each at most once; '--opt VALUE' or '--opt=VALUE'; unknown options are errors):
   --plan "PLAN"     the plan whose shapes to measure (bench; strata simulate --help for keys)
   --dtype D         bf16 (default), fp16 or fp8 (fp8 GEMMs: e4m3 inputs, bf16 output)
-  --repeats N       timed runs per kernel (default 50); --warmup N untimed runs first (10)
+  --repeats N       timed runs per kernel, 1..100000 (default 50); --warmup N untimed runs
+                    first, 0..100000 (default 10)
   --gpu PRESET      the strata GPU preset the table is for (default: the scenario's GPU)
-  -o FILE           where to write the table (default: stdout)
+  -o, --out FILE    where to write the table (default: stdout)
+  -h, --help        this help
+Exit codes: 0 success, 2 bad input, 1 a CUDA, CUPTI or cuBLASLt failure.
 )";
+
+/// A bad command line: exit code 2.
+struct UsageError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+std::string in_quotes(const std::string& s) { return "'" + topo::printable(s) + "'"; }
 
 struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;
 };
 
-Args parse(int argc, char** argv) {
+// The words after COMMAND, parsed by CLI11 with strata's rules: `names` are the options that take
+// a value ("out" also as -o), each at most once; anything else starting with '-' is refused.
+// Nullopt when -h or --help asks for the help.
+std::optional<Args> parse(const std::string& command, const std::vector<std::string>& names,
+                          const std::vector<std::string>& words) {
+  const std::string see = " (see strata-profile " + command + " --help)";
+  auto declared = [&](const std::string& w) -> std::optional<std::string> {
+    if (w == "-o") return "out";
+    for (const std::string& n : names)
+      if (w == "--" + n) return n;
+    return std::nullopt;
+  };
+  // What CLI11 would take silently: "--opt=" with nothing after it, a missing value, another
+  // option as a value.
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w == "--") break;
+    if (w == "-h" || w == "--help") return std::nullopt;
+    if (w.rfind("--", 0) == 0 && w.size() > 2 && w.back() == '=' && declared(w.substr(0, w.size() - 1)))
+      throw UsageError(w.substr(0, w.size() - 1) + " needs a value after '='");
+    const auto name = declared(w);
+    if (!name) continue;
+    if (i + 1 >= words.size()) throw UsageError(w + " needs a value" + see);
+    const std::string next = words[i + 1].substr(0, words[i + 1].find('='));
+    if (declared(next) || next == "-h" || next == "--help")
+      throw UsageError(w + " needs a value, got the option " + in_quotes(next) + see);
+    ++i;
+  }
+  CLI::App app("", "strata-profile " + command);
+  app.set_help_flag();
+  app.allow_extras();  // collected and refused below, naming the option
   Args a;
-  for (int i = 2; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s == "-o") s = "--out";
-    if (s.rfind("--", 0) == 0) {
-      if (s == "--help") throw std::runtime_error("help");
-      if (i + 1 >= argc) throw std::invalid_argument(s + " needs a value");
-      a.options[s.substr(2)] = argv[++i];
-    } else {
-      a.positional.push_back(s);
-    }
+  app.add_option("arguments", a.positional);
+  std::map<std::string, CLI::Option*> opts;
+  for (const std::string& n : names)
+    opts[n] = app.add_option(n == "out" ? "-o,--out" : "--" + n)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  std::vector<std::string> reversed(words.rbegin(), words.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(topo::printable(e.what()) + see);
+  }
+  for (const std::string& extra : app.remaining()) {
+    if (extra == "--") continue;
+    if (extra.size() > 1 && extra[0] == '-')
+      throw UsageError("unknown option " + in_quotes(extra.substr(0, extra.find('='))) + " for " + command + see);
+    throw UsageError("unexpected argument " + in_quotes(extra) + see);
+  }
+  for (const auto& [n, o] : opts) {
+    if (o->count() > 1) throw UsageError("--" + n + " given twice");
+    if (o->count() == 1) a.options[n] = o->results().front();
   }
   return a;
 }
@@ -90,6 +146,35 @@ std::string option(const Args& a, const std::string& k, const std::string& fallb
   return it == a.options.end() ? fallback : it->second;
 }
 
+// Option `k` as an integer in [lo, hi] (fallback when absent); anything else is a UsageError.
+int int_option(const Args& a, const std::string& k, int fallback, int lo, int hi) {
+  const auto it = a.options.find(k);
+  if (it == a.options.end()) return fallback;
+  const std::string& t = it->second;
+  long long v = 0;
+  const auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
+  if (t.empty() || ec == std::errc::invalid_argument || p != t.data() + t.size())
+    throw UsageError("--" + k + " needs an integer in " + range + ", got " + in_quotes(t));
+  if (ec == std::errc::result_out_of_range || v < lo || v > hi)
+    throw UsageError("--" + k + " " + topo::printable(t) + " is out of range (" + range + ")");
+  return static_cast<int>(v);
+}
+
+// -o FILE is checked before any measurement: not a folder, in a folder that exists. Nothing is
+// created or truncated until the table is written.
+void check_out(const Args& a) {
+  const auto it = a.options.find("out");
+  if (it == a.options.end()) return;
+  const std::filesystem::path p(it->second);
+  if (it->second.empty()) throw UsageError("-o needs a file name");
+  std::error_code ec;
+  if (std::filesystem::is_directory(p, ec)) throw UsageError("-o " + in_quotes(it->second) + " is a folder, not a file");
+  const auto parent = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
+  if (!std::filesystem::is_directory(parent, ec))
+    throw UsageError("-o " + in_quotes(it->second) + ": folder " + in_quotes(parent.string()) + " does not exist");
+}
+
 void write(const Args& a, const std::string& text) {
   const std::string out = option(a, "out", "");
   if (out.empty()) {
@@ -97,28 +182,28 @@ void write(const Args& a, const std::string& text) {
     return;
   }
   std::ofstream f(out);
-  if (!(f << text)) throw std::runtime_error("cannot write " + out);
+  if (!(f << text) || !f.flush()) throw UsageError("cannot write " + in_quotes(out));
   std::cerr << "strata-profile: wrote " << out << "\n";
 }
 
 topo::Precision precision_of(const Args& a) {
   const auto p = topo::parse_precision(option(a, "dtype", "bf16"));
   if (!p || (*p != topo::Precision::bf16 && *p != topo::Precision::fp16 && *p != topo::Precision::fp8))
-    throw std::invalid_argument("--dtype must be bf16, fp16 or fp8");
+    throw UsageError("--dtype must be bf16, fp16 or fp8, got " + in_quotes(option(a, "dtype", "")));
   return *p;
 }
 
 int from_calls(const Args& a) {
-  if (a.positional.size() != 1) throw std::invalid_argument("from-calls needs one CALLS.csv");
+  if (a.positional.size() != 1) throw UsageError("from-calls needs one CALLS.csv");
   const std::string gpu = option(a, "gpu", "");
-  if (gpu.empty()) throw std::invalid_argument("from-calls needs --gpu PRESET (the strata GPU preset measured)");
-  std::ifstream in(a.positional[0]);
-  if (!in) throw std::invalid_argument("cannot read " + a.positional[0]);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const auto calls = profiler::parse_op_calls_csv(ss.str(), a.positional[0]);
+  if (gpu.empty()) throw UsageError("from-calls needs --gpu PRESET (the strata GPU preset measured)");
+  const topo::Precision precision = precision_of(a);
+  check_out(a);
+  // A regular file of bounded size (a FIFO or /dev/zero would block or grow without end).
+  const std::string text = scenario::read_input_file(a.positional[0], scenario::kMaxTableBytes);
+  const auto calls = profiler::parse_op_calls_csv(text, a.positional[0]);
   const auto table = profiler::table_from_calls(
-      calls, precision_of(a), {{"gpu", gpu}, {"made_by", "strata-profile from-calls " + a.positional[0]}});
+      calls, precision, {{"gpu", gpu}, {"made_by", "strata-profile from-calls " + a.positional[0]}});
   std::cerr << "strata-profile: " << calls.size() << " op calls -> " << table.samples.size() << " rows\n";
   write(a, strategy::format_op_table(table));
   return 0;
@@ -396,14 +481,22 @@ std::string today() {
 }
 
 int bench(const Args& a, const std::string& command_line) {
-  if (a.positional.size() != 1) throw std::invalid_argument("bench needs one SCENARIO");
+  if (a.positional.size() != 1) throw UsageError("bench needs one SCENARIO");
   const auto plan_text = option(a, "plan", "");
-  if (plan_text.empty()) throw std::invalid_argument("bench needs --plan \"tp=.. ...\"");
-  const auto sc = scenario::load_scenario(a.positional[0], scenario::default_data_dirs());
-  strategy::Plan plan = strategy::parse_plan(plan_text);
+  if (plan_text.empty()) throw UsageError("bench needs --plan \"tp=.. ...\"");
   const topo::Precision precision = precision_of(a);
-  const int repeats = std::stoi(option(a, "repeats", "50")), warmup = std::stoi(option(a, "warmup", "10"));
-  if (repeats < 1 || warmup < 0) throw std::invalid_argument("--repeats must be >= 1 and --warmup >= 0");
+  const int repeats = int_option(a, "repeats", 50, 1, 100000), warmup = int_option(a, "warmup", 10, 0, 100000);
+  if (a.options.count("gpu") && a.options.at("gpu").empty()) throw UsageError("--gpu needs a preset name");
+  check_out(a);
+  const auto sc = scenario::load_scenario(a.positional[0], scenario::default_data_dirs());
+  strategy::Plan plan;
+  try {
+    plan = strategy::parse_plan(plan_text);
+  } catch (const std::invalid_argument& e) {
+    std::string why = e.what();
+    if (why.rfind("plan: ", 0) == 0) why.erase(0, 6);  // the option names it already
+    throw UsageError("--plan: " + why);
+  }
 
   profiler::RecorderOptions ro;
   ro.serialize_kernels = true;  // isolated kernel times
@@ -499,26 +592,39 @@ int bench(const Args& a, const std::string& command_line) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
-    std::cout << kHelp;
+  const std::string command = argc >= 2 ? argv[1] : "";
+  if (argc < 2 || command == "--help" || command == "-h" || command == "help") {
+    (argc < 2 ? std::cerr : std::cout) << kHelp;
     return argc < 2 ? 2 : 0;
   }
   std::string command_line = "strata-profile";
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
   try {
-    const Args a = parse(argc, argv);
-    if (std::strcmp(argv[1], "bench") == 0) return bench(a, command_line);
-    if (std::strcmp(argv[1], "from-calls") == 0) return from_calls(a);
-    std::cerr << "strata-profile: unknown command '" << argv[1] << "' (bench or from-calls; see --help)\n";
-    return 2;
-  } catch (const scenario::InputError& e) {
-    std::cerr << "strata-profile: error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::runtime_error& e) {
-    if (std::string(e.what()) == "help") {
+    const std::vector<std::string> words(argv + 2, argv + argc);
+    int (*run)(const Args&, const std::string&) = nullptr;
+    std::vector<std::string> names;
+    if (command == "bench") {
+      run = bench;
+      names = {"plan", "dtype", "repeats", "warmup", "gpu", "out"};
+    } else if (command == "from-calls") {
+      run = [](const Args& a, const std::string&) { return from_calls(a); };
+      names = {"gpu", "dtype", "out"};
+    } else {
+      throw UsageError("unknown command " + in_quotes(command) + " (bench or from-calls; see --help)");
+    }
+    const std::optional<Args> a = parse(command, names, words);
+    if (!a) {
       std::cout << kHelp;
       return 0;
     }
+    return run(*a, command_line);
+  } catch (const scenario::InputError& e) {
+    std::cerr << "strata-profile: error: " << e.what() << "\n";
+    return 2;
+  } catch (const UsageError& e) {
+    std::cerr << "strata-profile: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::runtime_error& e) {
     std::cerr << "strata-profile: error: " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -61,4 +63,68 @@ TEST_CASE("strata-profile: help, usage errors, and from-calls into a table simul
     CHECK(bench.out.find("strata-profile: error:") != std::string::npos);
     CHECK(bench.out.find('\n') == bench.out.size() - 1);
   }
+}
+
+namespace {
+
+// A refused command line: exit code 2 and one line "strata-profile: error: ..." naming `what`.
+void check_refused(const std::string& args, const std::string& what) {
+  const auto r = run_command("'" + kProfile + "' " + args);
+  INFO("strata-profile " << args);
+  INFO(r.out);
+  CHECK(r.code == 2);
+  CHECK(r.out.rfind("strata-profile: error: ", 0) == 0);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+  CHECK(r.out.find(what) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("strata-profile: -h on every command and strict options parsed like strata's") {
+  for (const char* args : {"-h", "--help", "help", "bench -h", "bench --help", "from-calls -h", "from-calls x.csv --help"}) {
+    INFO(args);
+    const auto r = run_command("('" + kProfile + "' " + args + " 2>/dev/null)");  // help on stdout
+    CHECK(r.code == 0);
+    CHECK(r.out.rfind("usage: strata-profile bench", 0) == 0);
+  }
+  std::string scenario = "'";  // appended, not "'" + s: a GCC 12 -Wrestrict false positive
+  scenario += (strata::test::source_dir() / "scenarios" / "gpt3-175b-1024xa100.yaml").string();
+  scenario += "'";
+  check_refused("from-calls x.csv --gpu a100-sxm-80gb --nope 3", "unknown option '--nope'");
+  check_refused("from-calls x.csv --gpu a100-sxm-80gb --nope=3", "unknown option '--nope'");
+  check_refused("from-calls x.csv --gpu a100-sxm-80gb -x", "unknown option '-x'");
+  check_refused("from-calls x.csv --gpu a100-sxm-80gb --plan tp=8", "unknown option '--plan'");  // bench's only
+  check_refused("from-calls x.csv --gpu a --gpu b", "--gpu given twice");
+  check_refused("from-calls x.csv --gpu=a -o t.csv --out=u.csv", "--out given twice");
+  check_refused("from-calls x.csv --gpu", "--gpu needs a value");
+  check_refused("from-calls x.csv --gpu= ", "--gpu needs a value after '='");
+  check_refused("from-calls x.csv --gpu -o t.csv", "--gpu needs a value, got the option '-o'");
+  check_refused("from-calls x.csv --gpu=a -o /", "-o '/' is a folder");
+  check_refused("from-calls x.csv --gpu=a --out=/nonexistent-strata-dir/t.csv", "folder '/nonexistent-strata-dir' does not exist");
+  check_refused("from-calls x.csv --gpu=a --dtype fp32", "--dtype must be bf16, fp16 or fp8");
+  check_refused("bench " + scenario + " --plan 'tp=8' --repeats 0", "--repeats 0 is out of range (1..100000)");
+  check_refused("bench " + scenario + " --plan 'tp=8' --repeats=abc", "--repeats needs an integer in 1..100000, got 'abc'");
+  check_refused("bench " + scenario + " --plan 'tp=8' --repeats 99999999999999999999", "--repeats 99999999999999999999 is out of range");
+  check_refused("bench " + scenario + " --plan 'tp=8' --warmup -1", "--warmup -1 is out of range (0..100000)");
+  check_refused("bench " + scenario + " --plan 'tp=8 tp=4'", "--plan: key 'tp' given twice");
+  check_refused("bench " + scenario + " --plan=''", "--plan needs a value after '='");
+  check_refused("bench " + scenario + " --plan ''", "bench needs --plan");
+
+  // --opt=value and -o FILE both work: from-calls writes the same table either way.
+  strata::test::TempDir d;
+  const auto in = d.write("calls.csv", "op,range_start_ns,time_ns\n\"aten::mm, seq = 3, op_id = 5, sizes = [[2048, 12288], "
+                                       "[12288, 4608]], input_op_ids = []\",0,300000\n");
+  const auto a = d.path() / "a.csv", b = d.path() / "b.csv";
+  REQUIRE(run_command("'" + kProfile + "' from-calls '" + in.string() + "' --gpu=a100-sxm-80gb --dtype=bf16 --out='" +
+                      a.string() + "'").code == 0);
+  REQUIRE(run_command("'" + kProfile + "' from-calls '" + in.string() + "' --gpu a100-sxm-80gb -o '" + b.string() + "'")
+              .code == 0);
+  auto rows = [](const std::filesystem::path& p) {
+    std::ifstream f(p);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return strata::strategy::parse_op_table(ss.str(), p.string()).samples.size();
+  };
+  CHECK(rows(a) == 1);
+  CHECK(rows(b) == 1);
 }

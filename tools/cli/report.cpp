@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "strata/topo/gpu.hpp"
+
 namespace strata::cli {
 
 using sim::kGiB;
@@ -74,6 +76,27 @@ void memory_json(JsonWriter& w, const strategy::StageMemory& m) {
   w.member("transient_gib", m.transient.value() / kGiB);
   w.member("reserved_gib", m.reserved.value() / kGiB);
   w.end_object();
+}
+
+// The plan fields of a CSV row, tp to recompute_layers.
+std::string plan_csv(const strategy::Plan& p) {
+  std::ostringstream os;
+  os << p.tp << "," << p.pp << "," << p.dp << "," << p.micro_batch << "," << p.vpp << ","
+     << (p.sequence_parallel ? "on" : "off") << "," << strategy::to_string(p.recompute) << "," << p.zero << ","
+     << strategy::to_string(p.schedule) << "," << p.cp << "," << strategy::to_string(p.cp_comm) << "," << p.ep << ","
+     << p.shard << "," << (p.tp_overlap ? "on" : "off") << "," << p.recompute_layers;
+  return os.str();
+}
+
+// A CSV field in double quotes (RFC 4180: quotes doubled), on one line.
+std::string csv_field(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += "\"\"";
+    else if (c == '\n' || c == '\r') out += ' ';
+    else out += c;
+  }
+  return out + "\"";
 }
 
 }  // namespace
@@ -170,7 +193,7 @@ std::string problem_header(const Problem& pb) {
   return os.str();
 }
 
-std::string rank_table(const Problem& pb, const strategy::SearchResult& s, int top) {
+std::string rank_table(const Problem& pb, const strategy::SearchResult& s, int top, std::size_t max_failed) {
   std::ostringstream os;
   std::size_t width = 4;
   for (std::size_t i = 0; i < s.ranked.size() && static_cast<int>(i) < top; ++i)
@@ -194,8 +217,31 @@ std::string rank_table(const Problem& pb, const strategy::SearchResult& s, int t
        << pad(fmt("%.3f", b.exposed_dp.value()), 8) << pad(fmt("%.3f", b.idle.value()), 9) << "  " << r.backend
        << "\n";
   }
-  if (i == 0) os << "   (no feasible plan)\n";
+  if (i == 0) os << (s.failed.empty() ? "   (no feasible plan)\n" : "   (no plan could be timed)\n");
+  if (!s.failed.empty()) {
+    // Failed plans are not ranked (not even on their analytical time): the ranking is partial.
+    os << "\n" << s.failed.size() << " plan(s) could not be timed; the ranking above is incomplete:\n";
+    std::size_t shown = 0;
+    for (const strategy::FailedPlan& f : s.failed) {
+      if (shown++ == max_failed) {
+        os << "  ... and " << (s.failed.size() - max_failed) << " more (--json lists them all)\n";
+        break;
+      }
+      os << "failed: " << f.plan.to_string() << " (" << f.backend << "): " << topo::printable(f.error, 0) << "\n";
+    }
+  }
   return os.str();
+}
+
+void failed_json(JsonWriter& w, const strategy::FailedPlan& f) {
+  w.begin_object();
+  w.member("plan", f.plan.to_string());
+  w.member("backend", f.backend);
+  w.member("error", f.error);
+  if (f.analytical) w.member("analytical_step_time_s", f.analytical->value());
+  else w.key("analytical_step_time_s").null();
+  w.member("memory_per_gpu_gib", f.memory.peak.total().value() / kGiB);
+  w.end_object();
 }
 
 std::string search_summary(const strategy::SearchStats& s) {
@@ -209,7 +255,6 @@ std::string search_summary(const strategy::SearchStats& s) {
     os << "infeasible by reason:\n";
     for (const auto& [reason, n] : s.infeasible) os << "  " << pad(std::to_string(n), 7) << "  " << reason << "\n";
   }
-  for (const std::string& e : s.errors) os << "replay failed: " << e << "\n";
   return os.str();
 }
 
@@ -217,24 +262,26 @@ std::string rank_csv(const Problem& pb, const strategy::SearchResult& s, int top
   std::ostringstream os;
   os << "rank,tp,pp,dp,micro_batch,vpp,sequence_parallel,recompute,zero,schedule,cp,cp_comm,ep,shard,tp_overlap,"
         "recompute_layers,step_time_s,tokens_per_s,mfu,memory_per_gpu_gib,compute_s,exposed_tp_s,exposed_cp_s,"
-        "exposed_ep_s,exposed_pp_s,exposed_dp_s,bubble_s,backend\n";
+        "exposed_ep_s,exposed_pp_s,exposed_dp_s,bubble_s,backend,status,error\n";
   int i = 0;
   for (const PlanResult& r : s.ranked) {
     if (i >= top) break;
     ++i;
     const auto& p = r.plan;
     const auto& b = r.breakdown.mean;
-    os << i << "," << p.tp << "," << p.pp << "," << p.dp << "," << p.micro_batch << "," << p.vpp << ","
-       << (p.sequence_parallel ? "on" : "off") << "," << strategy::to_string(p.recompute) << "," << p.zero << ","
-       << strategy::to_string(p.schedule) << "," << p.cp << "," << strategy::to_string(p.cp_comm) << "," << p.ep
-       << "," << p.shard << "," << (p.tp_overlap ? "on" : "off") << "," << p.recompute_layers << ","
-       << fmt("%.6f", r.step_time().value()) << ","
+    os << i << "," << plan_csv(p) << "," << fmt("%.6f", r.step_time().value()) << ","
        << fmt("%.1f", strategy::tokens_per_second(pb, r.step_time())) << ","
        << fmt("%.4f", strategy::mfu(pb, r.step_time())) << "," << fmt("%.3f", r.memory.peak.total().value() / kGiB)
        << "," << fmt("%.6f", b.compute().value()) << "," << fmt("%.6f", b.exposed_tp.value()) << ","
        << fmt("%.6f", b.exposed_cp.value()) << "," << fmt("%.6f", b.exposed_ep.value()) << ","
        << fmt("%.6f", b.exposed_pp.value()) << "," << fmt("%.6f", b.exposed_dp.value()) << ","
-       << fmt("%.6f", b.idle.value()) << "," << r.backend << "\n";
+       << fmt("%.6f", b.idle.value()) << "," << r.backend << ",ok,\n";
+  }
+  for (const strategy::FailedPlan& f : s.failed) {
+    const auto& p = f.plan;
+    // No rank and no times (the memory is known): step_time_s to mfu, then compute_s to bubble_s empty.
+    os << "," << plan_csv(p) << ",,,," << fmt("%.3f", f.memory.peak.total().value() / kGiB) << ",,,,,,,,"
+       << f.backend << ",failed," << csv_field(f.error) << "\n";
   }
   return os.str();
 }
@@ -294,13 +341,17 @@ std::string validation_table(const std::vector<scenario::ValidationCase>& cases,
        << pad(r.measured_memory_gib ? fmt("%.1f", *r.measured_memory_gib) : "-", 9)
        << pad(r.memory_error_pct ? fmt("%+.1f", *r.memory_error_pct) : "-", 8) << "  "
        << (r.best ? short_plan(r.best->plan) : r.reason);
-    if (r.best && r.stats.failed > 0)  // a finalist the replay could not time is not silently dropped
-      os << "  [" << r.stats.failed << " replay(s) failed: " << r.stats.errors.front() << "]";
+    // A finalist the replay could not time is not silently dropped: the row says so.
+    if (r.best && r.incomplete) os << "  [incomplete: " << r.reason << "]";
+    else if (r.best && r.stats.failed > 0) os << "  [" << r.stats.failed << " replay(s) failed: " << r.stats.errors.front() << "]";
     os << "\n";
   }
   (void)cases;
   os << "\n" << s.cases << " cases: " << s.ok << " ok, " << s.infeasible << " infeasible, " << s.unsupported
-     << " unsupported; " << s.scored << " scored, mean absolute error " << fmt("%.1f", s.mape) << " %\n";
+     << " unsupported";
+  if (s.errors > 0) os << ", " << s.errors << " failed (invalid or error)";
+  if (s.incomplete > 0) os << ", " << s.incomplete << " incomplete (some replays failed)";
+  os << "; " << s.scored << " scored, mean absolute error " << fmt("%.1f", s.mape) << " %\n";
   if (s.memory_scored > 0)
     os << "peak memory: " << s.memory_scored << " cases with a published peak, mean absolute error "
        << fmt("%.1f", s.memory_mape) << " %, worst " << fmt("%.1f", s.memory_worst) << " %\n";
@@ -326,6 +377,7 @@ std::string validation_json(const std::vector<scenario::ValidationCase>& cases,
     w.member("id", r.id);
     w.member("status", r.status);
     if (!r.reason.empty()) w.member("reason", r.reason);
+    w.member("incomplete", r.incomplete);
     if (r.predicted_s) w.member("predicted_iteration_s", *r.predicted_s);
     else w.key("predicted_iteration_s").null();
     if (r.target_s) w.member("target_iteration_s", *r.target_s);
@@ -363,6 +415,8 @@ std::string validation_json(const std::vector<scenario::ValidationCase>& cases,
   w.member("ok", s.ok);
   w.member("infeasible", s.infeasible);
   w.member("unsupported", s.unsupported);
+  w.member("errors", s.errors);
+  w.member("incomplete", s.incomplete);
   w.member("scored", s.scored);
   w.member("mape_pct", s.mape);
   w.member("memory_scored", s.memory_scored);

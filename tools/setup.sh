@@ -5,7 +5,7 @@
 strata_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 strata_build="${STRATA_BUILD_DIR:-$strata_root/build}"
 strata_packages=(cmake g++ make pkg-config ccache libsimgrid-dev libboost-graph-dev libyaml-cpp-dev
-                 doctest-dev libbenchmark-dev nlohmann-json3-dev)
+                 doctest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev clang-14 libclang-rt-14-dev)
 
 strata_install_packages() {
   local missing=() p

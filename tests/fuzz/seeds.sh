@@ -12,6 +12,7 @@
 #   op_table   the op tables in profiler/data, the docs' examples and the tests' string literals
 #   op_calls   the op-call CSV rows of the profiler tests (plus the header op_calls_csv writes)
 #   nvtx       every NVTX range name (aten::...) in the profiler's tests, docs and scripts
+#   cli_values every value given to --top, --size, --sweep, ... in the README, docs and CLI tests
 # Seeds are named by the content's hash, so rerunning adds nothing twice.
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 TARGET DIR" >&2; exit 2; }
@@ -118,6 +119,12 @@ case "$target" in
     literals 'aten::' "$root"/tests/profiler/*.cpp "$root"/profiler/src/*.cpp | while IFS= read -r l; do printf '%b' "$l" | emit; done
     grep -ohE '"aten::[^"]*"' "$root"/profiler/scripts/*.py "$root"/docs/*.md "$root"/profiler/*.md 2>/dev/null |
       sed -e 's/^"//' -e 's/"$//' | lines || true
+    ;;
+  cli_values)
+    # The values the command-line tests and docs pass to --top, --size, --sweep, --replay-timeout.
+    grep -ohE -- '--(top|finalists|jobs|gpus|ranks|stride|size|sweep|replay-timeout)[ =][^ "\\]+' \
+      "$root"/README.md "$root"/docs/*.md "$root"/tests/tools/*.cpp 2>/dev/null |
+      sed -E 's/^--[a-z-]+[ =]//' | lines
     ;;
   *) echo "seeds.sh: unknown target '$target'" >&2; exit 2 ;;
 esac

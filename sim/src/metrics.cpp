@@ -1,6 +1,7 @@
 #include "strata/sim/metrics.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <map>
 #include <utility>
 
@@ -9,9 +10,17 @@ namespace {
 
 using Interval = std::pair<double, double>;
 
-// Total length of the union of intervals (sorts its argument).
-double covered(std::vector<Interval>& v) {
-  std::sort(v.begin(), v.end());
+// Merges `more` (sorted here) into the sorted `v`, keeping it sorted: each category's spans are
+// sorted once, not the whole growing union once per category.
+void merge_into(std::vector<Interval>& v, std::vector<Interval>& more) {
+  std::sort(more.begin(), more.end());
+  const auto mid = static_cast<std::ptrdiff_t>(v.size());
+  v.insert(v.end(), more.begin(), more.end());
+  std::inplace_merge(v.begin(), v.begin() + mid, v.end());
+}
+
+// Total length of the union of sorted intervals.
+double covered(const std::vector<Interval>& v) {
   double total = 0, lo = 0, hi = -1;
   bool open = false;
   for (const auto& [a, b] : v) {
@@ -60,16 +69,14 @@ Breakdown summarize(const TaskGraph& graph, const ReplayResult& result) {
     std::vector<Interval> all;
     for (Category c : {Category::forward, Category::backward, Category::recompute,
                        Category::optimizer}) {
-      auto& s = acc.spans[static_cast<int>(c)];
-      all.insert(all.end(), s.begin(), s.end());
+      merge_into(all, acc.spans[static_cast<int>(c)]);
     }
     double prev = covered(all);
     // A named reference, not the structured binding: C++20 lets lambdas capture bindings, but
     // clang 14 (the fuzzing compiler) does not implement that yet.
     Acc& gpu_acc = acc;
     auto expose = [&](Category c) {
-      auto& s = gpu_acc.spans[static_cast<int>(c)];
-      all.insert(all.end(), s.begin(), s.end());
+      merge_into(all, gpu_acc.spans[static_cast<int>(c)]);
       const double now = covered(all);
       const double exposed = now - prev;
       prev = now;

@@ -89,7 +89,8 @@ struct Adjacency {
   std::vector<std::uint32_t> in_degree;
 };
 
-/// A DAG of tasks. Stores its structure in a Boost.Graph adjacency list (hidden in the .cpp).
+/// A DAG of tasks. Stores tasks and edges in flat arrays (hidden in the .cpp); replays read it
+/// compressed (adjacency()), Boost.Graph orders it (topological_order()).
 class TaskGraph {
  public:
   TaskGraph();

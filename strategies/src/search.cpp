@@ -276,7 +276,10 @@ Enumeration enumerate_plans(const Problem& pb, const SearchSpace& sp) {
                 if ((L % (pp * v) == 0 || v <= 4) && sp.vpp.allows(v)) vpps.push_back(v);
               if (vpps.empty()) vpps.push_back(sp.vpp.values.empty() ? 2 : sp.vpp.values.front());
             } else {
-              vpps.push_back(1);
+              // One chunk; a vpp fixed above 1 (a published interleaved run) is kept, and the
+              // plan is refused ("vpp needs the interleaved schedule"), never swapped for vpp=1.
+              vpps.push_back(sp.vpp.allows(1) ? 1
+                                              : (!sp.vpp.values.empty() ? sp.vpp.values.front() : sp.vpp.min.value_or(2)));
             }
             for (int v : vpps) {
               for (bool s : sps) {

@@ -1,12 +1,15 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-
-#include <stdexcept>
-
+#include <functional>
 #include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "strata/scenario/cases.hpp"
+#include "strata/strategy/ops.hpp"
+#include "strata/strategy/search.hpp"
 #include "strata/topo/gpu.hpp"
 #include "support.hpp"
 
@@ -264,4 +267,73 @@ TEST_CASE("cases: property: every field of a case refuses bad values on its own 
     at = nl + 1;
   }
   CHECK(checked > 100);
+}
+
+TEST_CASE("cases: every published plan field is kept by the search, a published vpp > 1 as interleaving") {
+  // Each variant publishes some plan fields; every plan the search may pick (every feasible
+  // candidate) must carry exactly those values.
+  struct Variant {
+    std::string plan;
+    std::function<bool(const strategy::Plan&)> keeps;
+  };
+  const std::vector<Variant> variants{
+      {"{tp: 2, pp: 2, dp: 4, cp: 1, vpp: 2, micro_batch: 1, zero: 1, sequence_parallel: true, recompute: selective, "
+       "global_batch: 64}",
+       [](const strategy::Plan& p) {
+         return p.tp == 2 && p.pp == 2 && p.dp == 4 && p.cp == 1 && p.vpp == 2 && p.micro_batch == 1 && p.zero == 1 &&
+                p.sequence_parallel && p.recompute == strategy::Recompute::selective &&
+                p.schedule == strategy::Schedule::interleaved;
+       }},
+      {"{pp: 4, vpp: 2, global_batch: 64}",
+       [](const strategy::Plan& p) { return p.pp == 4 && p.vpp == 2 && p.schedule == strategy::Schedule::interleaved; }},
+      {"{pp: 2, schedule: 1f1b, global_batch: 64}",
+       [](const strategy::Plan& p) { return p.pp == 2 && p.vpp == 1 && p.schedule == strategy::Schedule::one_f_one_b; }},
+      {"{pp: 2, schedule: gpipe, recompute: full, zero: 0, global_batch: 64}",
+       [](const strategy::Plan& p) {
+         return p.pp == 2 && p.schedule == strategy::Schedule::gpipe && p.recompute == strategy::Recompute::full &&
+                p.zero == 0;
+       }},
+      {"{tp: 4, sequence_parallel: false, micro_batch: 2, global_batch: 64}",
+       [](const strategy::Plan& p) { return p.tp == 4 && !p.sequence_parallel && p.micro_batch == 2; }},
+      {"{cp: 2, dp: 8, global_batch: 64}", [](const strategy::Plan& p) { return p.cp == 2 && p.dp == 8; }},
+  };
+  for (const auto& v : variants) {
+    INFO("plan: " << v.plan);
+    test::TempDir d;
+    const auto f = d.write("c.yaml", "version: 1\ncases:\n- id: v\n  source: test 2024\n"
+                                     "  model: {layers: 8, hidden: 1024, heads: 16, seq_len: 2048}\n"
+                                     "  cluster: {gpu: a100-sxm-80gb, gpus: 16, gpus_per_node: 8}\n  plan: " +
+                                         v.plan + "\n");
+    const auto cases = scenario::load_cases(f, dirs());
+    REQUIRE(cases.size() == 1);
+    const auto& c = cases[0];
+    REQUIRE_FALSE(c.invalid);
+    REQUIRE_FALSE(c.unsupported);
+    CHECK(c.training.global_batch == 64);
+    const strategy::RooflineCost cost(c.cluster.gpu, c.training.precision);
+    const strategy::Problem pb{c.model, c.training, c.cluster, &cost};
+    const auto e = strategy::enumerate_plans(pb, c.space);
+    std::string refused;
+    for (const auto& [why, n] : e.infeasible) refused += why + ": " + std::to_string(n) + "; ";
+    INFO("refused: " << refused);
+    REQUIRE_FALSE(e.feasible.empty());
+    for (const auto& cand : e.feasible) {
+      INFO(cand.plan.to_string());
+      CHECK(v.keeps(cand.plan));
+    }
+    // The search itself keeps a fixed vpp > 1 even with every schedule open (as in a scenario's
+    // `search: {vpp: [2]}`): the other schedules are refused, not run with vpp=1.
+    if (c.space.vpp.values == std::vector<int>{2}) {
+      strategy::SearchSpace open = c.space;
+      open.schedule.clear();
+      const auto all = strategy::enumerate_plans(pb, open);
+      REQUIRE_FALSE(all.feasible.empty());
+      for (const auto& cand : all.feasible) {
+        INFO(cand.plan.to_string());
+        CHECK(cand.plan.vpp == 2);
+        CHECK(cand.plan.schedule == strategy::Schedule::interleaved);
+      }
+      CHECK(all.infeasible.count("vpp needs the interleaved schedule") == 1);
+    }
+  }
 }

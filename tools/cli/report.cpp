@@ -352,6 +352,22 @@ std::string validation_table(const std::vector<scenario::ValidationCase>& cases,
   if (s.errors > 0) os << ", " << s.errors << " failed (invalid or error)";
   if (s.incomplete > 0) os << ", " << s.incomplete << " incomplete (some replays failed)";
   os << "; " << s.scored << " scored, mean absolute error " << fmt("%.1f", s.mape) << " %\n";
+  if (s.overall.scored > 0) {
+    os << "bias: mean signed error " << fmt("%+.1f", s.overall.mean_signed) << " % (" << s.overall.too_fast
+       << " predicted too fast, " << s.overall.too_slow << " too slow; negative = faster than published)\n";
+    // Per source and per GPU: a bias that one family of runs shares shows here, not in the MAPE.
+    auto table = [&os](const char* what, const std::vector<scenario::ErrorStats>& rows) {
+      os << "\n" << pad("cases", 6) << pad("abs err %", 11) << pad("signed %", 10) << pad("fast", 6)
+         << pad("slow", 6) << "  " << what << "\n";
+      for (const auto& e : rows)
+        os << pad(std::to_string(e.scored), 6) << pad(fmt("%.1f", e.mape), 11) << pad(fmt("%+.1f", e.mean_signed), 10)
+           << pad(std::to_string(e.too_fast), 6) << pad(std::to_string(e.too_slow), 6) << "  "
+           << topo::printable(e.name.empty() ? "(no source)" : e.name, 100) << "\n";
+    };
+    table("source", s.by_source);
+    table("GPU", s.by_gpu);
+    os << "\n";
+  }
   if (s.memory_scored > 0)
     os << "peak memory: " << s.memory_scored << " cases with a published peak, mean absolute error "
        << fmt("%.1f", s.memory_mape) << " %, worst " << fmt("%.1f", s.memory_worst) << " %\n";
@@ -419,6 +435,25 @@ std::string validation_json(const std::vector<scenario::ValidationCase>& cases,
   w.member("incomplete", s.incomplete);
   w.member("scored", s.scored);
   w.member("mape_pct", s.mape);
+  auto stats = [&w](const scenario::ErrorStats& e) {
+    w.begin_object();
+    w.member("name", e.name);
+    w.member("scored", e.scored);
+    w.member("mape_pct", e.mape);
+    w.member("mean_signed_error_pct", e.mean_signed);
+    w.member("too_fast", e.too_fast);
+    w.member("too_slow", e.too_slow);
+    w.end_object();
+  };
+  w.member("mean_signed_error_pct", s.overall.mean_signed);
+  w.member("too_fast", s.overall.too_fast);
+  w.member("too_slow", s.overall.too_slow);
+  w.key("by_source").begin_array();
+  for (const auto& e : s.by_source) stats(e);
+  w.end_array();
+  w.key("by_gpu").begin_array();
+  for (const auto& e : s.by_gpu) stats(e);
+  w.end_array();
   w.member("memory_scored", s.memory_scored);
   w.member("memory_mape_pct", s.memory_mape);
   w.member("memory_worst_pct", s.memory_worst);

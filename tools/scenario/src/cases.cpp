@@ -442,6 +442,11 @@ void read_case(MapReader& c, ValidationCase& vc, Presets& presets) {
       sp.schedule = {s};
     }
   }
+  // A published vpp above 1 is Megatron's interleaved schedule (--num-layers-per-virtual-pipeline-stage).
+  if (sp.schedule.empty() && sp.vpp.values.size() == 1 && sp.vpp.values.front() > 1) {
+    sp.schedule = {strategy::Schedule::interleaved};
+    vc.assumptions.push_back("schedule=interleaved-1f1b (vpp=" + std::to_string(sp.vpp.values.front()) + ")");
+  }
   // Dimensions that arrived later than the run: TP communication overlap (Megatron-LM and
   // Transformer Engine 2023, torchtitan's async TP 2024) and zero-bubble schedules (2024).
   if (!titan && year > 0 && year < 2023) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <stdexcept>
+#include <string>
 
 namespace strata::scenario {
 
@@ -95,8 +97,40 @@ double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
   return denom > 0 ? (concordant - discordant) / denom : 0.0;
 }
 
+namespace {
+
+// Running sums of ErrorStats; done() turns them into means.
+struct ErrorSums {
+  int n = 0, fast = 0, slow = 0;
+  double abs = 0, sum = 0;
+  void add(double e) {
+    ++n;
+    abs += std::fabs(e);
+    sum += e;
+    if (e < 0) ++fast;
+    else if (e > 0) ++slow;
+  }
+  [[nodiscard]] ErrorStats done(const std::string& name) const {
+    ErrorStats st;
+    st.name = name;
+    st.scored = n;
+    st.mape = n > 0 ? abs / n : 0.0;
+    st.mean_signed = n > 0 ? sum / n : 0.0;
+    st.too_fast = fast;
+    st.too_slow = slow;
+    return st;
+  }
+};
+
+}  // namespace
+
 Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<CaseResult>& results) {
+  if (cases.size() != results.size())
+    throw std::invalid_argument("summarize: " + std::to_string(results.size()) + " results for " +
+                                std::to_string(cases.size()) + " cases");
   Summary s;
+  ErrorSums all;
+  std::map<std::string, ErrorSums> by_source, by_gpu;
   double abs_sum = 0;
   std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> groups;
   std::map<std::string, std::vector<std::string>> group_ids;
@@ -111,6 +145,9 @@ Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<Ca
     if (r.error_pct) {
       ++s.scored;
       abs_sum += std::fabs(*r.error_pct);
+      all.add(*r.error_pct);
+      by_source[cases[i].source].add(*r.error_pct);
+      by_gpu[cases[i].cluster.gpu.name].add(*r.error_pct);
     }
     if (r.memory_error_pct) {
       ++s.memory_scored;
@@ -128,6 +165,9 @@ Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<Ca
     }
   }
   s.mape = s.scored > 0 ? abs_sum / s.scored : 0.0;
+  s.overall = all.done("all");
+  for (const auto& [name, sums] : by_source) s.by_source.push_back(sums.done(name));
+  for (const auto& [name, sums] : by_gpu) s.by_gpu.push_back(sums.done(name));
   if (s.memory_scored > 0) s.memory_mape /= s.memory_scored;
   for (const auto& [name, v] : groups) {
     GroupScore g{name, group_ids[name], std::nullopt, ""};

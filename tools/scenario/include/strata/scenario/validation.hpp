@@ -40,12 +40,26 @@ struct GroupScore {
   std::string reason;            ///< why tau is empty
 };
 
+/// Error of the timed predictions of a set of cases: spread (mean absolute error) and bias (mean
+/// signed error; negative = predicted too fast).
+struct ErrorStats {
+  std::string name;  ///< the source or GPU preset; "all" for the whole run
+  int scored = 0;    ///< cases with a published time and a prediction
+  double mape = 0;   ///< mean |error_pct|, %
+  double mean_signed = 0;  ///< mean error_pct, %
+  int too_fast = 0;  ///< predicted below the published time
+  int too_slow = 0;  ///< predicted above it
+};
+
 /// Scores of a validation run.
 struct Summary {
   int cases = 0, ok = 0, infeasible = 0, unsupported = 0, scored = 0;
   int errors = 0;      ///< cases with status "invalid" or "error"
   int incomplete = 0;  ///< ok cases with failed replays
   double mape = 0;  ///< mean |error_pct| over scored cases
+  ErrorStats overall;  ///< the same cases' spread and bias
+  std::vector<ErrorStats> by_source;  ///< per case source, by name; sources without a scored case omitted
+  std::vector<ErrorStats> by_gpu;     ///< per GPU preset, likewise
   int memory_scored = 0;  ///< cases with a published peak memory and a prediction
   double memory_mape = 0;  ///< mean |memory_error_pct| over them
   double memory_worst = 0;  ///< largest |memory_error_pct|

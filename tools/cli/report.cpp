@@ -362,7 +362,7 @@ std::string validation_table(const std::vector<scenario::ValidationCase>& cases,
       for (const auto& e : rows)
         os << pad(std::to_string(e.scored), 6) << pad(fmt("%.1f", e.mape), 11) << pad(fmt("%+.1f", e.mean_signed), 10)
            << pad(std::to_string(e.too_fast), 6) << pad(std::to_string(e.too_slow), 6) << "  "
-           << topo::printable(e.name.empty() ? "(no source)" : e.name, 100) << "\n";
+           << topo::printable(e.name.empty() ? "(no source)" : e.name, 400) << "\n";
     };
     table("source", s.by_source);
     table("GPU", s.by_gpu);

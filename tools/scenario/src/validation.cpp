@@ -131,7 +131,6 @@ Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<Ca
   Summary s;
   ErrorSums all;
   std::map<std::string, ErrorSums> by_source, by_gpu;
-  double abs_sum = 0;
   std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> groups;
   std::map<std::string, std::vector<std::string>> group_ids;
   for (std::size_t i = 0; i < results.size(); ++i) {
@@ -143,8 +142,6 @@ Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<Ca
     else ++s.errors;
     if (r.incomplete) ++s.incomplete;
     if (r.error_pct) {
-      ++s.scored;
-      abs_sum += std::fabs(*r.error_pct);
       all.add(*r.error_pct);
       by_source[cases[i].source].add(*r.error_pct);
       by_gpu[cases[i].cluster.gpu.name].add(*r.error_pct);
@@ -164,8 +161,9 @@ Summary summarize(const std::vector<ValidationCase>& cases, const std::vector<Ca
       ids.push_back(c.id);
     }
   }
-  s.mape = s.scored > 0 ? abs_sum / s.scored : 0.0;
   s.overall = all.done("all");
+  s.scored = s.overall.scored;
+  s.mape = s.overall.mape;
   for (const auto& [name, sums] : by_source) s.by_source.push_back(sums.done(name));
   for (const auto& [name, sums] : by_gpu) s.by_gpu.push_back(sums.done(name));
   if (s.memory_scored > 0) s.memory_mape /= s.memory_scored;

@@ -56,7 +56,7 @@ struct Summary {
   int cases = 0, ok = 0, infeasible = 0, unsupported = 0, scored = 0;
   int errors = 0;      ///< cases with status "invalid" or "error"
   int incomplete = 0;  ///< ok cases with failed replays
-  double mape = 0;  ///< mean |error_pct| over scored cases
+  double mape = 0;  ///< mean |error_pct| over scored cases (overall.mape)
   ErrorStats overall;  ///< the same cases' spread and bias
   std::vector<ErrorStats> by_source;  ///< per case source, by name; sources without a scored case omitted
   std::vector<ErrorStats> by_gpu;     ///< per GPU preset, likewise

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -73,6 +74,20 @@ void NetworkSpec::check() const {
   }
 }
 
+bool same_network(const NetworkSpec& a, const NetworkSpec& b) {
+  // A field added to NetworkSpec must be compared here: the analytical backend reuses flow
+  // times across replays on the same network.
+  static_assert(sizeof(NetworkSpec) == 2 * sizeof(int) + 11 * sizeof(double) + sizeof(std::shared_ptr<const Fabric>),
+                "compare every NetworkSpec field in same_network");
+  const bool fabrics = a.fabric == b.fabric || (a.fabric && b.fabric && *a.fabric == *b.fabric);
+  return a.gpus == b.gpus && a.gpus_per_node == b.gpus_per_node && a.scale_up_bw == b.scale_up_bw &&
+         a.scale_up_latency == b.scale_up_latency && a.scale_out_bw == b.scale_out_bw &&
+         a.scale_out_latency == b.scale_out_latency && a.collective_launch == b.collective_launch &&
+         a.reduction_bw == b.reduction_bw && a.p2p_launch == b.p2p_launch && a.nvls_bw == b.nvls_bw &&
+         a.loop_bytes == b.loop_bytes && a.partial_loop_efficiency == b.partial_loop_efficiency &&
+         a.tree_latency == b.tree_latency && fabrics;
+}
+
 std::shared_ptr<const Fabric> NetworkSpec::links() const {
   if (fabric) return fabric;
   return std::make_shared<const Fabric>(make_flat_fabric(gpus, gpus_per_node, scale_up_bw, scale_out_bw));
@@ -101,16 +116,42 @@ int ceil_log2(int m) {
 
 }  // namespace
 
-GroupShape shape_of(const std::vector<int>& members, const NetworkSpec& net) {
-  if (members.empty()) throw std::invalid_argument("a collective group needs at least one member");
-  std::vector<int> domains;
-  domains.reserve(members.size());
-  for (int r : members) {
+GroupShape shape_of_sorted(const int* members, std::size_t count, std::size_t stride, int offset,
+                           const NetworkSpec& net) {
+  if (count == 0) throw std::invalid_argument("a collective group needs at least one member");
+  int fewest = static_cast<int>(count), most = 0, domains = 0, here = 0, previous = -1, domain = -1;
+  for (std::size_t i = 0; i < count; ++i) {
+    const long long r = static_cast<long long>(members[i * stride]) + offset;
     if (r < 0 || r >= net.gpus)
       throw std::invalid_argument("collective member " + std::to_string(r) + " is outside the cluster of " +
                                   std::to_string(net.gpus) + " GPUs");
-    domains.push_back(net.node_of(r));
+    if (r <= previous) throw std::invalid_argument("shape_of_sorted: members not in ascending order");
+    previous = static_cast<int>(r);
+    const int d = net.node_of(previous);
+    if (d != domain) {
+      if (here > 0) fewest = std::min(fewest, here), most = std::max(most, here);
+      domain = d, here = 0, ++domains;
+    }
+    ++here;
   }
+  fewest = std::min(fewest, here), most = std::max(most, here);
+  const int n = static_cast<int>(count);
+  if (fewest == most) return GroupShape{n, most};
+  return GroupShape{n, fewest, domains, most};
+}
+
+GroupShape shape_of(const std::vector<int>& members, const NetworkSpec& net) {
+  if (members.empty()) throw std::invalid_argument("a collective group needs at least one member");
+  for (int r : members)
+    if (r < 0 || r >= net.gpus)
+      throw std::invalid_argument("collective member " + std::to_string(r) + " is outside the cluster of " +
+                                  std::to_string(net.gpus) + " GPUs");
+  // Groups come ordered by rank (duplicates aside); others are sorted first.
+  if (std::adjacent_find(members.begin(), members.end(), std::greater_equal<int>()) == members.end())
+    return shape_of_sorted(members.data(), members.size(), 1, 0, net);
+  std::vector<int> domains;
+  domains.reserve(members.size());
+  for (int r : members) domains.push_back(net.node_of(r));
   std::sort(domains.begin(), domains.end());
   int fewest = static_cast<int>(members.size()), most = 0, count = 0;
   for (std::size_t i = 0; i < domains.size();) {
@@ -127,14 +168,18 @@ GroupShape shape_of(const std::vector<int>& members, const NetworkSpec& net) {
   return GroupShape{n, fewest, count, most};
 }
 
+bool slower(const GroupShape& a, const GroupShape& b) {
+  const auto rank = [](const GroupShape& x) { return std::make_tuple(x.nodes(), -x.per_node, x.max_per_node()); };
+  return rank(a) > rank(b);
+}
+
 GroupShape slowest_shape(const std::vector<std::vector<int>>& instances, const NetworkSpec& net) {
   if (instances.empty()) throw std::invalid_argument("a collective needs at least one group instance");
   GroupShape worst = shape_of(instances.front(), net);
   for (std::size_t i = 1; i < instances.size(); ++i) {
     const GroupShape g = shape_of(instances[i], net);
     if (g.size != worst.size) throw std::invalid_argument("collective instances differ in size");
-    const auto rank = [](const GroupShape& x) { return std::make_tuple(x.nodes(), -x.per_node, x.max_per_node()); };
-    if (rank(g) > rank(worst)) worst = g;
+    if (slower(g, worst)) worst = g;
   }
   return worst;
 }
@@ -293,6 +338,21 @@ CollectiveCost lower(const Collective& c, const NetworkSpec& net) {
     if (!found || t < best_time) best = cost, best_time = t, found = true;
   }
   return best;
+}
+
+Seconds sequence_bound(CollectiveOp op, Bytes total, GroupShape group, const NetworkSpec& net) {
+  check_shape(group);
+  if (group.size == 1 || total.value() <= 0) return Seconds(0);
+  if (op == CollectiveOp::send_recv && group.size != 2) throw std::invalid_argument("send/recv needs 2 ranks");
+  Seconds best;
+  bool found = false;
+  for (auto a : {Algorithm::ring, Algorithm::nvls, Algorithm::hierarchical, Algorithm::tree, Algorithm::direct}) {
+    if (!applicable(a, op, group, net)) continue;
+    const CollectiveCost cost = lower_with(a, Collective{op, total, group, a}, net);
+    const Seconds t = std::max(cost.load.scale_up / net.scale_up_bw, cost.load.scale_out / net.scale_out_bw);
+    if (!found || t < best) best = t, found = true;
+  }
+  return net.collective_launch + best;
 }
 
 Seconds isolated_time(const CollectiveCost& cost, const NetworkSpec& net) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -9,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "strata/strategy/memory.hpp"
@@ -179,12 +181,190 @@ struct DataGroups {
   bool hybrid = false;
 };
 
+}  // namespace
+
+bool gathers_per_chunk(const TrainingSpec& t, const Plan& p) {
+  return (p.zero == 3 && p.pp > 1) || ((p.zero == 1 || p.zero == 2) && t.overlap_grad_reduce);
+}
+
+bool overlaps_grad_reduce(const TrainingSpec& t, const Plan& p) {
+  return t.overlap_grad_reduce || (p.zero == 3 && p.pp == 1);
+}
+
+std::array<int, 5> rank_strides(const Plan& p) {
+  std::array<int, 5> stride{};
+  const int ep = std::max(1, p.ep);
+  for (int i = 0; i < 5; ++i) {
+    // placement_rank is linear in each coordinate: its value at 1 is the stride.
+    int coords[5] = {0, 0, 0, 0, 0};
+    coords[i] = 1;
+    const bool has = (i == 0 && p.tp > 1) || (i == 1 && p.cp > 1) || (i == 2 && ep > 1) ||
+                     (i == 3 && p.dp / ep > 1) || (i == 4 && p.pp > 1);
+    stride[static_cast<std::size_t>(i)] =
+        has ? placement_rank(p, coords[0], coords[1], coords[2] + coords[3] * ep, coords[4]) : 0;
+  }
+  return stride;
+}
+
+namespace {
+
+// The slowest shapes of every stage's translated copies of one group (members ascending):
+// whole and, with `shard` dividing it, split into shard groups of consecutive members and
+// replica groups of the members at one place of every shard group. `offsets(s)` lists stage
+// s's translations. A copy shifted by whole domains has the same shape, so each offset modulo
+// the domain is measured once for all stages.
+template <class Offsets>
+std::vector<DataShapes::Sharded> slowest_translated(const std::vector<int>& base, int stages, Offsets offsets,
+                                                    int shard, int zero, const sim::NetworkSpec& net) {
+  const int size = static_cast<int>(base.size());
+  const bool hybrid = zero != 0 && shard > 0 && shard < size && size % shard == 0;
+  std::vector<std::optional<DataShapes::Sharded>> by_residue(static_cast<std::size_t>(net.gpus_per_node));
+  auto measure = [&](int off) {
+    DataShapes::Sharded m;
+    m.hybrid = hybrid;
+    m.all = sim::shape_of_sorted(base.data(), base.size(), 1, off, net);
+    m.shard = m.replica = m.all;
+    if (hybrid) {
+      for (int i = 0; i < size; i += shard) {
+        const sim::GroupShape g = sim::shape_of_sorted(base.data() + i, shard, 1, off, net);
+        if (i == 0 || sim::slower(g, m.shard)) m.shard = g;
+      }
+      for (int j = 0; j < shard; ++j) {
+        const sim::GroupShape g = sim::shape_of_sorted(base.data() + j, size / shard, shard, off, net);
+        if (j == 0 || sim::slower(g, m.replica)) m.replica = g;
+      }
+    }
+    return m;
+  };
+  std::vector<DataShapes::Sharded> out(static_cast<std::size_t>(stages));
+  for (int s = 0; s < stages; ++s) {
+    bool first = true;
+    for (int off : offsets(s)) {
+      auto& r = by_residue[static_cast<std::size_t>(off % net.gpus_per_node)];
+      if (!r) r = measure(off);
+      DataShapes::Sharded& o = out[static_cast<std::size_t>(s)];
+      if (first) {
+        o = *r;
+      } else {
+        if (sim::slower(r->all, o.all)) o.all = r->all;
+        if (sim::slower(r->shard, o.shard)) o.shard = r->shard;
+        if (sim::slower(r->replica, o.replica)) o.replica = r->replica;
+      }
+      first = false;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<DataShapes> data_group_shapes(const Plan& p, const sim::NetworkSpec& net) {
+  const std::array<int, 5> st = rank_strides(p);
+  const int ep = std::max(1, p.ep);
+  std::vector<int> dense, expert;
+  for (int c = 0; c < p.cp; ++c)
+    for (int d = 0; d < p.dp; ++d) {
+      dense.push_back(c * st[1] + (d % ep) * st[2] + (d / ep) * st[3]);
+      if (d % ep == 0) expert.push_back(c * st[1] + (d / ep) * st[3]);
+    }
+  std::sort(dense.begin(), dense.end());
+  std::sort(expert.begin(), expert.end());
+  std::vector<int> off;
+  auto dense_off = [&](int s) -> const std::vector<int>& {
+    off.clear();
+    for (int t = 0; t < p.tp; ++t) off.push_back(t * st[0] + s * st[4]);
+    return off;
+  };
+  auto expert_off = [&](int s) -> const std::vector<int>& {
+    off.clear();
+    for (int t = 0; t < p.tp; ++t)
+      for (int e = 0; e < ep; ++e) off.push_back(t * st[0] + e * st[2] + s * st[4]);
+    return off;
+  };
+  const auto d = slowest_translated(dense, p.pp, dense_off, p.shard > 0 ? p.shard : 0, p.zero, net);
+  const auto e = slowest_translated(expert, p.pp, expert_off, p.shard > 0 ? expert_shard_group(p) : 0, p.zero, net);
+  std::vector<DataShapes> out(static_cast<std::size_t>(p.pp));
+  for (std::size_t s = 0; s < out.size(); ++s) out[s] = DataShapes{d[s], e[s]};
+  return out;
+}
+
+namespace {
+
+// The groups of one layout, per stage, and the pipeline sibling pairs built so far.
+struct Layout {
+  std::vector<DataGroups> dense_dp, expert_dp;
+  std::vector<Groups> cp, ep;
+  std::map<std::pair<int, int>, std::shared_ptr<const sim::TransferPairs>> p2p_siblings;
+  std::size_t ints = 0;  // group members and pair ends held
+};
+
+// What decides a plan's layout.
+std::string layout_key(const Plan& p) {
+  return std::to_string(p.tp) + ' ' + std::to_string(p.cp) + ' ' + std::to_string(p.dp) + ' ' +
+         std::to_string(p.ep) + ' ' + std::to_string(p.pp) + ' ' + std::to_string(p.shard) + ' ' +
+         (p.zero > 0 ? '1' : '0') + ' ' + p.order;
+}
+
+// Memory of a group's instances in ints: members plus a vector's header and allocation.
+std::size_t members(const Groups& g) {
+  std::size_t n = 0;
+  if (g.instances)
+    for (const auto& m : *g.instances) n += m.size() + 10;
+  return n;
+}
+
+// Group members and pair ends a cache holds before it starts over (4 bytes each: 64 MiB).
+constexpr std::size_t kCacheInts = std::size_t{1} << 25;
+
+}  // namespace
+
+struct LayoutCache::Impl {
+  int gpus = 0, gpus_per_node = 0;  // of the cluster the layouts were built for
+  std::list<std::pair<std::string, std::shared_ptr<Layout>>> recent;  // most recently used first
+  std::unordered_map<std::string, decltype(recent)::iterator> layouts;
+  std::size_t built = 0, reused = 0;
+
+  // The layout of `key`, or null; throws if the cache serves another cluster.
+  std::shared_ptr<Layout> find(const std::string& key, const sim::NetworkSpec& net) {
+    if (gpus == 0) gpus = net.gpus, gpus_per_node = net.gpus_per_node;
+    if (gpus != net.gpus || gpus_per_node != net.gpus_per_node)
+      throw std::invalid_argument("LayoutCache: built for another cluster");
+    auto it = layouts.find(key);
+    if (it == layouts.end()) return nullptr;
+    ++reused;
+    recent.splice(recent.begin(), recent, it->second);
+    return it->second->second;
+  }
+  // Adds a layout, evicting the least recently used ones beyond the memory bound. A layout's
+  // pipeline pairs grow after it is added, so the bound is checked against current sizes.
+  void insert(const std::string& key, std::shared_ptr<Layout> layout) {
+    std::size_t held = layout->ints;
+    for (const auto& [k, l] : recent) held += l->ints;
+    while (held > kCacheInts && !recent.empty()) {
+      held -= recent.back().second->ints;
+      layouts.erase(recent.back().first);
+      recent.pop_back();
+    }
+    ++built;
+    recent.emplace_front(key, std::move(layout));
+    layouts[key] = recent.begin();
+  }
+};
+
+LayoutCache::LayoutCache() : impl_(std::make_unique<Impl>()) {}
+LayoutCache::~LayoutCache() = default;
+std::size_t LayoutCache::built() const { return impl_->built; }
+std::size_t LayoutCache::reused() const { return impl_->reused; }
+
+namespace {
+
 class Builder {
  public:
   Builder(const ModelSpec& m, const TrainingSpec& t, const topo::ClusterSpec& c, const Plan& p,
-          const OpCostModel& cost, Granularity g)
+          const OpCostModel& cost, Granularity g, LayoutCache* cache)
       : model_(m), train_(t), cluster_(c), plan_(p), cost_(cost), fine_(g == Granularity::layer),
-        net_(c.network(false)), shape_(LayerShape::of(m, t, p)), moe_shape_(shape_.moe_layer(m)) {}
+        net_(c.network(false)), shape_(LayerShape::of(m, t, p)), moe_shape_(shape_.moe_layer(m)),
+        cache_(cache) {}
 
   sim::TaskGraph build() {
     m_ = plan_.microbatches(train_.global_batch);
@@ -226,18 +406,17 @@ class Builder {
   // first.
   template <class Key>
   Groups groups_of(int s, Key key) {
-    std::map<long long, std::vector<int>> by_key;
+    const std::size_t keys = static_cast<std::size_t>(plan_.tp) * plan_.cp * plan_.dp;
+    std::vector<std::vector<int>> by_key(keys);
     for (int t = 0; t < plan_.tp; ++t)
       for (int c = 0; c < plan_.cp; ++c)
-        for (int d = 0; d < plan_.dp; ++d) by_key[key(t, c, d)].push_back(rank(t, c, d, s));
+        for (int d = 0; d < plan_.dp; ++d) by_key[static_cast<std::size_t>(key(t, c, d))].push_back(rank(t, c, d, s));
     auto inst = std::make_shared<GroupInstances>();
-    inst->reserve(by_key.size());
     const long long own = key(0, 0, 0);
-    for (auto& [k, members] : by_key) {
-      std::sort(members.begin(), members.end());
-      if (k == own) inst->insert(inst->begin(), std::move(members));
-      else inst->push_back(std::move(members));
-    }
+    inst->push_back(std::move(by_key[static_cast<std::size_t>(own)]));
+    for (std::size_t k = 0; k < keys; ++k)
+      if (!by_key[k].empty()) inst->push_back(std::move(by_key[k]));
+    for (auto& members : *inst) std::sort(members.begin(), members.end());
     return Groups{inst, sim::slowest_shape(*inst, net_)};
   }
 
@@ -246,18 +425,7 @@ class Builder {
     const int ep = std::max(1, plan_.ep);
     return t * stride_[0] + c * stride_[1] + (d % ep) * stride_[2] + (d / ep) * stride_[3] + s * stride_[4];
   }
-  void prepare_strides() {
-    for (int i = 0; i < 5; ++i) {
-      // placement_rank is linear in each coordinate: its value at 1 is the stride.
-      int coords[5] = {0, 0, 0, 0, 0};
-      coords[i] = 1;
-      const int ep = std::max(1, plan_.ep);
-      const bool has = (i == 0 && plan_.tp > 1) || (i == 1 && plan_.cp > 1) || (i == 2 && ep > 1) ||
-                       (i == 3 && plan_.dp / ep > 1) || (i == 4 && plan_.pp > 1);
-      stride_[static_cast<std::size_t>(i)] =
-          has ? placement_rank(plan_, coords[0], coords[1], coords[2] + coords[3] * ep, coords[4]) : 0;
-    }
-  }
+  void prepare_strides() { stride_ = rank_strides(plan_); }
 
   // Splits every group of `all` into shard groups of `shard` consecutive members, and the
   // replica groups that link the members at the same place of each shard group.
@@ -295,27 +463,46 @@ class Builder {
     tp_ = layer_tp_collectives(shape_, tp_group);
     moe_tp_ = layer_tp_collectives(moe_shape_, tp_group);
     emb_tp_ = embedding_tp_collective(shape_, tp_group);
+    const std::string key = layout_key(plan_);
+    if (cache_) layout_ = cache_->impl_->find(key, net_);
+    if (!layout_) {
+      layout_ = build_layout();
+      if (cache_) cache_->impl_->insert(key, layout_);
+    }
+    const bool sharded_act = shape_.sequence_parallel || train_.p2p_scatter_gather;
+    p2p_bytes_ = Bytes(static_cast<double>(shape_.tokens()) * model_.hidden * shape_.element_bytes /
+                       (sharded_act ? plan_.tp : 1));
+  }
+
+  std::shared_ptr<Layout> build_layout() {
+    auto l = std::make_shared<Layout>();
     const int ep = std::max(1, plan_.ep);
     for (int s = 0; s < plan_.pp; ++s) {
       // Data parallelism spans dp x cp; experts are replicated over the same GPUs with the same
       // expert rank (d mod ep), and exchange tokens with the GPUs of the other expert ranks.
       const long long cp = plan_.cp, dp = plan_.dp;
       const Groups dense = groups_of(s, [](int t, int, int) { return static_cast<long long>(t); });
-      const Groups expert = groups_of(s, [ep](int t, int, int d) { return static_cast<long long>(t) * ep + d % ep; });
-      dense_dp_.push_back(sharded(dense, plan_.shard > 0 ? plan_.shard : 0));
-      expert_dp_.push_back(sharded(expert, plan_.shard > 0 ? expert_shard_group(plan_) : 0));
+      // Expert gradients exist only in a model with experts.
+      const Groups expert = model_.moe() ? groups_of(s, [ep](int t, int, int d) { return static_cast<long long>(t) * ep + d % ep; })
+                                         : dense;
+      l->dense_dp.push_back(sharded(dense, plan_.shard > 0 ? plan_.shard : 0));
+      l->expert_dp.push_back(sharded(expert, plan_.shard > 0 ? expert_shard_group(plan_) : 0));
       // CP and EP collectives are priced at the layout plan_costs uses (their slowest over the
       // plan), so that the lower bound holds; their instances route the flows.
-      cp_groups_.push_back(groups_of(s, [dp](int t, int, int d) { return t * dp + d; }));
-      cp_groups_.back().shape = line_shape(plan_, "cp", net_);
-      ep_groups_.push_back(
-          groups_of(s, [ep, cp, dp](int t, int c, int d) { return (t * cp + c) * dp + d / ep; }));
-      ep_groups_.back().shape = line_shape(plan_, "ep", net_);
+      // Groups of one GPU carry nothing: they are left without instances.
+      l->cp.push_back(plan_.cp > 1 ? groups_of(s, [dp](int t, int, int d) { return t * dp + d; }) : Groups{});
+      l->cp.back().shape = line_shape(plan_, "cp", net_);
+      l->ep.push_back(ep > 1 ? groups_of(s, [ep, cp, dp](int t, int c, int d) { return (t * cp + c) * dp + d / ep; })
+                             : Groups{});
+      l->ep.back().shape = line_shape(plan_, "ep", net_);
+      for (const DataGroups* d : {&l->dense_dp.back(), &l->expert_dp.back()})
+        l->ints += members(d->all) + (d->hybrid ? members(d->shard) + members(d->replica) : 0);
+      l->ints += members(l->cp.back()) + members(l->ep.back());
     }
-    const bool sharded_act = shape_.sequence_parallel || train_.p2p_scatter_gather;
-    p2p_bytes_ = Bytes(static_cast<double>(shape_.tokens()) * model_.hidden * shape_.element_bytes /
-                       (sharded_act ? plan_.tp : 1));
+    return l;
   }
+  const DataGroups& dense_dp(int s) const { return layout_->dense_dp[static_cast<std::size_t>(s)]; }
+  const DataGroups& expert_dp(int s) const { return layout_->expert_dp[static_cast<std::size_t>(s)]; }
 
   TaskId add(Task t) { return graph_.add(std::move(t)); }
 
@@ -398,7 +585,7 @@ class Builder {
   // computes cp - 1 of its cp blocks while the K, V blocks circulate, and the last block after
   // they arrive; all-to-all blocks the compute stream before and after the attention.
   void attention_pass(Pass& ps, bool forward, Seconds attention, int s, int mb, int layer, Category cat) {
-    const Groups& g = cp_groups_[static_cast<std::size_t>(s)];
+    const Groups& g = layout_->cp[static_cast<std::size_t>(s)];
     const std::vector<Collective> cs = forward ? layer_cp_collectives(shape_, g.shape)
                                                : layer_cp_collectives_backward(shape_, g.shape);
     if (cs.empty()) {
@@ -419,7 +606,7 @@ class Builder {
 
   void ep_pass(Pass& ps, bool moe, int s, int mb, int layer) {
     if (!moe) return;
-    const Groups& g = ep_groups_[static_cast<std::size_t>(s)];
+    const Groups& g = layout_->ep[static_cast<std::size_t>(s)];
     for (const Collective& c : layer_ep_collectives(moe_shape_, g.shape))
       blocking(ps, c, contends(g), g.instances, Category::ep_comm, s, mb, layer);
   }
@@ -531,7 +718,7 @@ class Builder {
 
   // The same send between every other (tensor, context, data) rank triple of the two stages.
   std::shared_ptr<const sim::TransferPairs> p2p_siblings(int from, int to) {
-    auto& pairs = p2p_siblings_[{from, to}];
+    auto& pairs = layout_->p2p_siblings[{from, to}];
     if (!pairs) {
       auto v = std::make_shared<sim::TransferPairs>();
       for (int t = 0; t < plan_.tp; ++t)
@@ -539,6 +726,7 @@ class Builder {
           for (int d = 0; d < plan_.dp; ++d)
             if (t != 0 || c != 0 || d != 0)
               v->emplace_back(rank(t, c, d, from), rank(t, c, d, to));
+      layout_->ints += 2 * v->size();
       pairs = std::move(v);
     }
     return pairs;
@@ -568,7 +756,7 @@ class Builder {
 
   // ZeRO all-gather of `params` local elements over the stage's shard group.
   TaskId gather(int gpu, double params, int s, int mb, int layer) {
-    const Groups& g = dense_dp_[static_cast<std::size_t>(s)].shard;
+    const Groups& g = dense_dp(s).shard;
     const Collective c{CollectiveOp::all_gather, Bytes(params * shape_.element_bytes), g.shape};
     return add(Task{CollectiveWork{c, true, g.instances}, gpu, Lane::gather, Category::dp_comm, s, mb, layer});
   }
@@ -581,14 +769,7 @@ class Builder {
   }
   void zero3_consumed(TaskId consumer) { zero3_window_.push_back(consumer); }
   bool zero3_per_use() const { return plan_.zero == 3 && plan_.pp == 1; }
-  // Whether a chunk's weights are gathered before its first forward of the step: ZeRO-3 with a
-  // pipeline (kept gathered for every micro-batch), and ZeRO-1/2 where the framework overlaps
-  // the distributed optimizer's parameter all-gather with the next step's forward (Megatron-LM's
-  // --overlap-param-gather, with the overlapped gradient reduction of the same era). In a step
-  // of the steady state that is the gather of the previous step's update.
-  bool gather_per_chunk() const {
-    return (plan_.zero == 3 && plan_.pp > 1) || ((plan_.zero == 1 || plan_.zero == 2) && train_.overlap_grad_reduce);
-  }
+  bool gather_per_chunk() const { return gathers_per_chunk(train_, plan_); }
 
   int layers_in(int vs) const { return chunk_layers_[static_cast<std::size_t>(vs)]; }
 
@@ -770,8 +951,7 @@ class Builder {
   // with it (then, with hybrid sharding, an all-reduce of the shard across shard groups). Dense
   // and expert gradients go to their own groups.
   void reduce(int gpu, TaskId after, const Bucket& b, int s, int mb, int layer, std::vector<TaskId>& out) {
-    const std::size_t st = static_cast<std::size_t>(s);
-    for (auto [params, groups] : {std::pair{b.dense, &dense_dp_[st]}, std::pair{b.expert, &expert_dp_[st]}}) {
+    for (auto [params, groups] : {std::pair{b.dense, &dense_dp(s)}, std::pair{b.expert, &expert_dp(s)}}) {
       if (params <= 0) continue;
       const Bytes bytes(params * train_.grad_reduce_bytes());
       if (plan_.zero == 0) {
@@ -798,7 +978,7 @@ class Builder {
   }
 
   // Without overlap (or bucketing), gradients are reduced in one call after the whole backward.
-  bool overlap() const { return train_.overlap_grad_reduce || zero3_per_use(); }
+  bool overlap() const { return overlaps_grad_reduce(train_, plan_); }
 
   void finish_step(int gpu, int s, std::vector<TaskId>& reductions) {
     const StageParams sp = stage_param_split(model_, train_, plan_, s);
@@ -865,9 +1045,8 @@ class Builder {
   std::optional<Collective> emb_tp_;
   bool tp_contends_ = false;
   std::array<int, 5> stride_{};  // rank strides of tp, cp, expert, data-parallel replica, stage
-  std::vector<DataGroups> dense_dp_, expert_dp_;  // per stage
-  std::vector<Groups> cp_groups_, ep_groups_;     // per stage
-  std::map<std::pair<int, int>, std::shared_ptr<const sim::TransferPairs>> p2p_siblings_;
+  LayoutCache* cache_;
+  std::shared_ptr<Layout> layout_;
   Bytes p2p_bytes_;
   std::vector<Pass> passes_;
   std::vector<TaskId> zero3_window_;
@@ -884,8 +1063,8 @@ class Builder {
 
 sim::TaskGraph build_task_graph(const ModelSpec& model, const TrainingSpec& training,
                                 const topo::ClusterSpec& cluster, const Plan& plan,
-                                const OpCostModel& cost, Granularity granularity) {
-  return Builder(model, training, cluster, plan, cost, granularity).build();
+                                const OpCostModel& cost, Granularity granularity, LayoutCache* cache) {
+  return Builder(model, training, cluster, plan, cost, granularity, cache).build();
 }
 
 }  // namespace strata::strategy

@@ -309,11 +309,58 @@ Enumeration enumerate_plans(const Problem& pb, const SearchSpace& sp) {
   return out;
 }
 
+namespace {
+
+// What the data-parallel traffic of stage `s` forces on a step, beside the pipeline's bound:
+// the stage's gradient reductions run one after another on its reduce stream, after its first
+// forward (which waits for the stage's weights when they are gathered per chunk), and the
+// optimizer waits for the last of them; a gather of the updated weights follows it. Every
+// collective is priced by sim::sequence_bound, below what the buckets take on any fabric.
+Seconds data_parallel_bound(const Problem& pb, const Plan& p, int s, const DataShapes& shapes,
+                            const sim::NetworkSpec& net, Seconds before_f, Seconds work, Seconds optimizer) {
+  if (p.dp_cp() <= 1) return Seconds();
+  const StageParams sp = stage_param_split(pb.model, pb.training, p, s);
+  const double grad = pb.training.grad_reduce_bytes();
+  const double weight = LayerShape::of(pb.model, pb.training, p).element_bytes;
+  using sim::CollectiveOp;
+  Seconds reduce;
+  for (auto [params, g] : {std::pair{sp.dense, &shapes.dense}, std::pair{sp.expert, &shapes.expert}}) {
+    if (params <= 0) continue;
+    const Bytes bytes(params * grad);
+    if (p.zero == 0) {
+      reduce += sim::sequence_bound(CollectiveOp::all_reduce, bytes, g->all, net);
+      continue;
+    }
+    reduce += sim::sequence_bound(CollectiveOp::reduce_scatter, bytes, g->shard, net);
+    if (g->hybrid)
+      reduce += sim::sequence_bound(CollectiveOp::all_reduce, Bytes(bytes.value() / g->shard.size), g->replica, net);
+  }
+  const Bytes all_weights(sp.total() * weight);
+  const bool per_chunk = gathers_per_chunk(pb.training, p);
+  // The first forward's chunk is the whole stage without interleaving.
+  const Seconds first_gather = per_chunk && p.vpp == 1
+                                   ? sim::sequence_bound(CollectiveOp::all_gather, all_weights, shapes.dense.shard, net)
+                                   : Seconds();
+  const Seconds after = (p.zero == 1 || p.zero == 2) && !per_chunk
+                            ? sim::sequence_bound(CollectiveOp::all_gather, all_weights, shapes.dense.shard, net)
+                            : Seconds();
+  // Without overlap the reductions start after the stage's last backward.
+  const Seconds start = overlaps_grad_reduce(pb.training, p) ? first_gather : before_f + work;
+  return start + reduce + optimizer + after;
+}
+
+}  // namespace
+
 Seconds step_time_bound(const Problem& pb, const Plan& p) {
+  return step_time_bound(pb, p, pb.cluster.network(false));
+}
+
+Seconds step_time_bound(const Problem& pb, const Plan& p, const sim::NetworkSpec& net) {
   const PlanCosts c = plan_costs(pb.model, pb.training, pb.cluster, p, *pb.cost);
   const int m = p.microbatches(pb.training.global_batch);
   const std::vector<int> chunks = virtual_stage_layers(pb.model.layers, p.pp, p.vpp);
   const bool split = p.schedule == Schedule::zb_h1 && p.pp > 1;
+  const std::vector<DataShapes> shapes = p.dp_cp() > 1 ? data_group_shapes(p, net) : std::vector<DataShapes>(p.pp);
   // Stage s starts with the first micro-batch's forward of its first chunk (virtual stage s),
   // which needs that forward on every earlier stage; its last backward (of the same chunk)
   // precedes the last micro-batch's backward on every earlier stage. Its compute stream runs in
@@ -323,7 +370,9 @@ Seconds step_time_bound(const Problem& pb, const Plan& p) {
     const double local = optimizer_params(pb.model, pb.training, p, s);
     const Seconds work = c.stage_compute(pb.model, p, s, m);
     const Seconds optimizer = pb.cost->time(optimizer_step(local));
-    best = std::max({best, before_f + work + optimizer, before_f + work + (split ? Seconds() : before_b)});
+    best = std::max({best, before_f + work + optimizer, before_f + work + (split ? Seconds() : before_b),
+                     data_parallel_bound(pb, p, s, shapes[static_cast<std::size_t>(s)], net, before_f, work,
+                                         optimizer)});
     // This stage's share of the chains: its first chunk's kernels for one micro-batch.
     const int first = first_layer_of(pb.model, p, s);
     Seconds f, b;
@@ -339,14 +388,18 @@ Seconds step_time_bound(const Problem& pb, const Plan& p) {
   return best;
 }
 
-PlanResult evaluate(const Problem& pb, const Plan& p, const sim::ReplayBackend& backend, Granularity g) {
+namespace {
+
+// evaluate on a network built once for many plans.
+PlanResult evaluate_on(const Problem& pb, const Plan& p, const sim::ReplayBackend& backend, Granularity g,
+                       const sim::NetworkSpec& net, LayoutCache* cache = nullptr) {
   if (auto why = structural_problem(pb, p, false))
     throw std::invalid_argument("plan " + p.to_string() + " cannot run: " + why->second);
   PlanResult r;
   r.plan = p;
   r.memory = plan_memory(pb.model, pb.training, p, pb.cluster.gpu.reserved_memory);
-  const sim::TaskGraph graph = build_task_graph(pb.model, pb.training, pb.cluster, p, *pb.cost, g);
-  const sim::ReplayResult replay = backend.replay(graph, pb.cluster.network());
+  const sim::TaskGraph graph = build_task_graph(pb.model, pb.training, pb.cluster, p, *pb.cost, g, cache);
+  const sim::ReplayResult replay = backend.replay(graph, net);
   r.backend = std::string(backend.name());
   r.breakdown = sim::summarize(graph, replay);
   if (!std::isfinite(r.breakdown.step.value()) || r.breakdown.step.value() < 0)
@@ -356,6 +409,12 @@ PlanResult evaluate(const Problem& pb, const Plan& p, const sim::ReplayBackend& 
   r.events = replay.events;
   r.wall_seconds = replay.wall_seconds;
   return r;
+}
+
+}  // namespace
+
+PlanResult evaluate(const Problem& pb, const Plan& p, const sim::ReplayBackend& backend, Granularity g) {
+  return evaluate_on(pb, p, backend, g, pb.cluster.network());
 }
 
 double tokens_per_second(const Problem& pb, Seconds step) {
@@ -475,8 +534,9 @@ SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOpt
   };
   std::vector<Item> order;
   order.reserve(en.feasible.size());
+  const sim::NetworkSpec bound_net = pb.cluster.network(false);
   for (std::size_t i = 0; i < en.feasible.size(); ++i)
-    order.push_back({step_time_bound(pb, en.feasible[i].plan), i});
+    order.push_back({step_time_bound(pb, en.feasible[i].plan, bound_net), i});
   std::stable_sort(order.begin(), order.end(), [&](const Item& a, const Item& b) {
     if (a.bound != b.bound) return a.bound < b.bound;
     return en.feasible[a.index].plan.to_string() < en.feasible[b.index].plan.to_string();
@@ -484,6 +544,8 @@ SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOpt
   const std::size_t keep = static_cast<std::size_t>(std::max({1, opt.finalists, opt.keep}));
   const std::size_t finalist_count = static_cast<std::size_t>(std::max(1, opt.finalists));
   const auto analytical = sim::make_analytical_backend();
+  const sim::NetworkSpec net = pb.cluster.network();
+  LayoutCache layouts;
   std::vector<PlanResult> screened;
   std::vector<Seconds> best;  // sorted times of screened plans
   for (const Item& it : order) {
@@ -493,7 +555,7 @@ SearchResult search(const Problem& pb, const SearchSpace& space, const SearchOpt
     }
     const Candidate& c = en.feasible[it.index];
     try {
-      PlanResult r = evaluate(pb, c.plan, *analytical, Granularity::chunk);
+      PlanResult r = evaluate_on(pb, c.plan, *analytical, Granularity::chunk, net, &layouts);
       best.insert(std::upper_bound(best.begin(), best.end(), r.step_time()), r.step_time());
       screened.push_back(std::move(r));
     } catch (const std::exception& e) {

@@ -217,3 +217,71 @@ TEST_CASE("collective: an uneven group runs at its busiest ports: NVLink of its 
     if (n.node_of(f.src) != n.node_of(f.dst)) out += f.bytes;
   CHECK(out > 0);
 }
+
+TEST_CASE("collective: shape_of_sorted is shape_of of the strided, shifted ranks, and checks its input") {
+  const NetworkSpec n = net();
+  std::vector<int> members;
+  for (int r = 0; r < 96; r += 3) members.push_back(r);  // 0, 3, ..., 93
+  int checked = 0;
+  for (std::size_t stride : {1u, 2u, 5u})
+    for (int offset : {0, 1, 6, 7, 100, 900})
+      for (std::size_t count = 1; count * stride <= members.size(); count += 3) {
+        std::vector<int> picked;
+        for (std::size_t i = 0; i < count; ++i) picked.push_back(members[i * stride] + offset);
+        CAPTURE(stride);
+        CAPTURE(offset);
+        CAPTURE(count);
+        CHECK(shape_of_sorted(members.data(), count, stride, offset, n) == shape_of(picked, n));
+        ++checked;
+      }
+  CHECK(checked > 50);
+  const std::vector<int> descending{9, 3};
+  CHECK_THROWS_AS(shape_of_sorted(descending.data(), 2, 1, 0, n), std::invalid_argument);
+  CHECK_THROWS_AS(shape_of_sorted(members.data(), 2, 1, 1022, n), std::invalid_argument);  // 1025: past rank 1023
+  CHECK_THROWS_AS(shape_of_sorted(members.data(), 2, 1, -1, n), std::invalid_argument);
+  CHECK_THROWS_AS(shape_of_sorted(members.data(), 0, 1, 0, n), std::invalid_argument);
+}
+
+TEST_CASE("collective: buckets run one after another take at least sequence_bound of their total") {
+  // Property over operations, group shapes (even and straddling), networks with and without
+  // NVLS and the partial-loop penalty, and random splits of the total into buckets.
+  NetworkSpec plain = net();
+  NetworkSpec nccl = net();
+  nccl.nvls_bw = ByteRate(450e9);
+  nccl.loop_bytes = Bytes(4 * 1024 * 1024);
+  nccl.partial_loop_efficiency = 0.4;
+  std::uint64_t state = 12345;
+  auto next = [&] { return (state = state * 6364136223846793005ULL + 1442695040888963407ULL) >> 33; };
+  int cases = 0, tight = 0;
+  for (const NetworkSpec& n : {plain, nccl})
+    for (CollectiveOp op : {CollectiveOp::all_reduce, CollectiveOp::reduce_scatter, CollectiveOp::all_gather,
+                            CollectiveOp::all_to_all, CollectiveOp::broadcast})
+      for (GroupShape g : {GroupShape{8, 8}, GroupShape{4, 1}, GroupShape{64, 8}, GroupShape{6, 2, 2, 4},
+                           GroupShape{4, 1, 3, 2}, GroupShape{128, 4}})
+        for (double total : {1e4, 3e6, 5e8}) {
+          const int buckets = 1 + static_cast<int>(next() % 12);
+          std::vector<double> w(static_cast<std::size_t>(buckets));
+          double sum = 0;
+          for (double& x : w) sum += (x = 1 + static_cast<double>(next() % 1000));
+          double serial = 0;
+          for (double x : w) serial += isolated_time(lower({op, Bytes(total * x / sum), g}, n), n).value();
+          const double bound = sequence_bound(op, Bytes(total), g, n).value();
+          CAPTURE(to_string(op));
+          CAPTURE(g.size);
+          CAPTURE(g.per_node);
+          CAPTURE(total);
+          CAPTURE(buckets);
+          CHECK(bound > 0);
+          CHECK(bound <= serial * (1 + 1e-12));
+          // One bucket: the bound is its launch plus the ports of the best algorithm, so within
+          // the steps' latencies of the isolated time.
+          if (buckets == 1 && total >= 5e8) tight += bound >= 0.8 * serial ? 1 : 0;
+          ++cases;
+        }
+  CHECK(cases == 2 * 5 * 6 * 3);
+  CHECK(tight > 0);
+  CHECK(sequence_bound(CollectiveOp::all_reduce, Bytes(1e9), GroupShape{1, 1}, plain).value() == 0);
+  CHECK(sequence_bound(CollectiveOp::all_reduce, Bytes(0), GroupShape{8, 8}, plain).value() == 0);
+  CHECK_THROWS_AS(sequence_bound(CollectiveOp::all_reduce, Bytes(1), GroupShape{6, 4, 2, 3}, plain),
+                  std::invalid_argument);
+}

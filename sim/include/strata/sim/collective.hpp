@@ -65,6 +65,15 @@ GroupShape shape_of(const std::vector<int>& members, const NetworkSpec& net);
 /// `instances` is empty or the instances differ in size.
 GroupShape slowest_shape(const std::vector<std::vector<int>>& instances, const NetworkSpec& net);
 
+/// Whether instance shape `a` prices slower than `b` in slowest_shape's order.
+bool slower(const GroupShape& a, const GroupShape& b);
+
+/// shape_of the `count` ranks members[0], members[stride], ..., each plus `offset`, given in
+/// ascending order (checked: throws std::invalid_argument otherwise, or for a rank outside the
+/// cluster). For the shapes of many translated copies of one group without building them.
+GroupShape shape_of_sorted(const int* members, std::size_t count, std::size_t stride, int offset,
+                           const NetworkSpec& net);
+
 /// One collective call: `buffer` is the full buffer per rank (all-reduce input, reduce-scatter
 /// input, all-gather output, all-to-all input, broadcast buffer, message of a send/recv).
 struct Collective {
@@ -102,6 +111,13 @@ CollectiveCost lower(const Collective& c, const NetworkSpec& net);
 
 /// Time of a lowered collective when its ports carry nothing else: fixed + slowest port.
 Seconds isolated_time(const CollectiveCost& cost, const NetworkSpec& net);
+
+/// A lower bound on the time of `op` collectives over `group` run one after another whose
+/// buffers add up to `total` (gradient buckets): one launch plus the port time of the applicable
+/// algorithm that moves `total` in the least time. Holds on any fabric, because a collective's
+/// flows load its members' ports at least as much as its isolated cost says, and because no
+/// algorithm moves a byte of a smaller buffer faster than one of a larger.
+Seconds sequence_bound(CollectiveOp op, Bytes total, GroupShape group, const NetworkSpec& net);
 
 /// nccl-tests' bus-bandwidth factor: busbw = algbw * factor (2(n-1)/n for all-reduce, ...).
 double bus_factor(CollectiveOp op, int ranks);

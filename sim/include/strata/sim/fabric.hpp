@@ -30,6 +30,7 @@ struct FabricLink {
   ByteRate bandwidth;
   /// "nvl3", "nic12", "leaf4-up", "pod1-up".
   [[nodiscard]] std::string name() const;
+  friend bool operator==(const FabricLink&, const FabricLink&) = default;
 };
 
 /// How far apart two GPUs are: the lowest level of the tree they share.
@@ -74,6 +75,7 @@ struct Fabric {
   [[nodiscard]] Route half_route(int gpu, Level level) const;
   /// Throws std::invalid_argument if the tables are inconsistent.
   void check() const;
+  friend bool operator==(const Fabric&, const Fabric&) = default;
 };
 
 /// Accumulates bytes per link direction, for bottleneck times without a simulator.

@@ -42,4 +42,8 @@ struct NetworkSpec {
   void check() const;
 };
 
+/// Whether `a` and `b` describe the same network: every field equal and the fabrics equal link
+/// for link (not only the same object), so what was timed on one holds on the other.
+bool same_network(const NetworkSpec& a, const NetworkSpec& b);
+
 }  // namespace strata::sim

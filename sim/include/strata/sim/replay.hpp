@@ -47,7 +47,17 @@ Seconds isolated_duration(const Task& task, const NetworkSpec& net);
 /// every (instances, operation, size) it has seen.
 class IsolatedTimer {
  public:
+  /// Flow times kept across timers on one network, keyed by the flows' content (members,
+  /// operation, algorithm, shape, bytes, ends) rather than by the graph they came from.
+  struct Memory;
   explicit IsolatedTimer(const NetworkSpec& net);
+  /// A timer that looks up and records flow times in `memory`, which must have been made for
+  /// an equal network (same_network).
+  IsolatedTimer(const NetworkSpec& net, std::shared_ptr<Memory> memory);
+  /// Memory for timers on `net`.
+  static std::shared_ptr<Memory> memory_for(const NetworkSpec& net);
+  /// Whether `memory` was made for a network equal to `net`.
+  static bool serves(const Memory& memory, const NetworkSpec& net);
   ~IsolatedTimer();
   IsolatedTimer(const IsolatedTimer&) = delete;
   IsolatedTimer& operator=(const IsolatedTimer&) = delete;
@@ -63,6 +73,8 @@ class IsolatedTimer {
 std::vector<Flow> task_flows(const Task& task, const NetworkSpec& net);
 
 /// Critical-path replay: a task starts when its predecessors end; tasks never slow each other.
+/// The backend remembers flow times across its replays while the network stays the same (a
+/// plan search replays thousands of plans whose groups repeat); its replays run one at a time.
 std::unique_ptr<ReplayBackend> make_analytical_backend();
 
 /// SimGrid replay: compute tasks and latencies are timed activities, communication becomes flows

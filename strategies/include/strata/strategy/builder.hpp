@@ -11,7 +11,11 @@
 // backward ends, so it overlaps the remaining backward; hybrid sharding reduces within the shard
 // group, then across), ZeRO all-gathers, and the optimizer step.
 
+#include <array>
+#include <cstddef>
+#include <memory>
 #include <string_view>
+#include <vector>
 
 #include "strata/sim/task_graph.hpp"
 #include "strata/strategy/model.hpp"
@@ -66,10 +70,55 @@ int stage_rank(const Plan& p, int stage);
 /// Throws std::invalid_argument for an unknown dimension.
 sim::GroupShape line_shape(const Plan& p, std::string_view dim, const sim::NetworkSpec& net);
 
+/// Rank strides of the tensor, context, expert, data-parallel replica and stage coordinates
+/// under the plan's order (placement_rank is linear in each); 0 for a dimension of size 1.
+std::array<int, 5> rank_strides(const Plan& p);
+
+/// Whether gradients are reduced in buckets during the backward (else in one call after it).
+bool overlaps_grad_reduce(const TrainingSpec& t, const Plan& p);
+/// Whether a model chunk's weights are all-gathered before its first forward of the step:
+/// ZeRO-3 with a pipeline (kept gathered for every micro-batch), and ZeRO-1/2 where the framework
+/// overlaps the distributed optimizer's parameter all-gather with the next step's forward
+/// (Megatron-LM's --overlap-param-gather, with the overlapped gradient reduction of the same
+/// era). In a step of the steady state that is the gather of the previous step's update.
+bool gathers_per_chunk(const TrainingSpec& t, const Plan& p);
+
+/// Shapes of every stage's data-parallel groups as its task graph prices them (the slowest
+/// instance of each): dense parameters over dp x cp, experts over the GPUs of one expert rank;
+/// with hybrid sharding (ZeRO and a shard group that divides the group) also the shard groups
+/// and the replica groups across them (else both equal the whole group).
+struct DataShapes {
+  struct Sharded {
+    sim::GroupShape all, shard, replica;
+    bool hybrid = false;
+  };
+  Sharded dense, expert;
+};
+std::vector<DataShapes> data_group_shapes(const Plan& p, const sim::NetworkSpec& net);
+
+/// What the task graphs of plans with the same layout (tp, cp, dp, ep, pp, rank order, shard
+/// group, ZeRO on or off) share: their communicator groups and pipeline sibling pairs, built
+/// once. Kept across the graphs of one search; for one cluster (a graph for a cluster of
+/// another shape is refused); holds at most about 128 MiB of group members; not thread-safe.
+class LayoutCache {
+ public:
+  LayoutCache();
+  ~LayoutCache();
+  LayoutCache(const LayoutCache&) = delete;
+  LayoutCache& operator=(const LayoutCache&) = delete;
+  /// Layouts built, and found already built.
+  [[nodiscard]] std::size_t built() const;
+  [[nodiscard]] std::size_t reused() const;
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 /// Builds the step's task graph. The plan must be valid for the inputs (see `check_plan`);
-/// throws std::invalid_argument otherwise.
+/// throws std::invalid_argument otherwise. With `cache`, groups come from (and go to) it.
 sim::TaskGraph build_task_graph(const ModelSpec& model, const TrainingSpec& training,
                                 const topo::ClusterSpec& cluster, const Plan& plan,
-                                const OpCostModel& cost, Granularity granularity);
+                                const OpCostModel& cost, Granularity granularity,
+                                LayoutCache* cache = nullptr);
 
 }  // namespace strata::strategy

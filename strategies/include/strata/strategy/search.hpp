@@ -83,8 +83,13 @@ std::optional<std::pair<std::string, std::string>> check_plan(const Problem& pb,
 
 /// A lower bound on the step time, s: for every stage, its compute-stream work (tasks on one
 /// stream run one after another) plus the first micro-batch's forward through the stages before
-/// it and, except under ZB-H1, the last one's backward back through them. No replay is faster.
+/// it and, except under ZB-H1, the last one's backward back through them; and its data-parallel
+/// traffic: the gradient reductions one after another (after the weights' gather before the
+/// first forward, where there is one), the optimizer, and the gather after it. No replay is
+/// faster.
 sim::Seconds step_time_bound(const Problem& pb, const Plan& p);
+/// The same on `net` (pb.cluster.network(false), built once for many plans).
+sim::Seconds step_time_bound(const Problem& pb, const Plan& p, const sim::NetworkSpec& net);
 
 /// A timed plan.
 struct PlanResult {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -319,7 +320,9 @@ int cmd_rank(const std::vector<std::string>& args) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());  // the search's documented "inputs are inconsistent"
   }
-  progress(quiet, "search took " + std::to_string(s.stats.wall_seconds) + " s");
+  std::ostringstream took;
+  took << "search took " << std::fixed << std::setprecision(1) << s.stats.wall_seconds << " s";
+  progress(quiet, took.str());
   std::cout << cli::search_summary(s.stats) << "\n" << cli::rank_table(l.problem, s, top, kMaxFailedLines);
   std::size_t lines = 0;
   for (const strategy::FailedPlan& f : s.failed) {

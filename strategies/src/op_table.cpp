@@ -60,9 +60,9 @@ std::string quoted(const std::string& v) {
   throw OpTableError(file, line, column, what);
 }
 
-// One row's cells, RFC 4180 style: a cell in double quotes may hold commas ("" is a quote);
-// cells are trimmed of blanks outside the quotes. A row is one line.
-std::vector<std::string> split(std::string_view line, const std::string& file, int n) {
+}  // namespace
+
+std::vector<std::string> csv_cells(std::string_view line, const std::string& file, int n) {
   std::vector<std::string> out;
   std::size_t i = 0;
   for (;;) {
@@ -96,6 +96,12 @@ std::vector<std::string> split(std::string_view line, const std::string& file, i
     if (i >= line.size()) return out;
     ++i;  // the comma
   }
+}
+
+namespace {
+
+std::vector<std::string> split(std::string_view line, const std::string& file, int n) {
+  return csv_cells(line, file, n);
 }
 
 // A cell as format_op_table writes it: quoted when it holds a comma, quote or edge blanks.

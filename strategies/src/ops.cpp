@@ -97,6 +97,22 @@ ElementBytes element_bytes(const LayerShape& x) {
   return {2 * E, 3 * E, 2 * E, 3 * E, 3 * E, 5 * E, 2 * E + 4, 4 + E};
 }
 
+// The fused kernel's shape. Transformer Engine (Megatron-LM, NeMo) prefers cuDNN's fused
+// attention on Hopper and later; torchtitan calls PyTorch SDPA, whose flash backend is
+// FlashAttention-2. Ring attention runs cp kernels per pass, each over the rank's s/cp queries
+// and one block of s/cp keys, all but the diagonal one unmasked; all-to-all (Ulysses) runs the
+// whole causal sequence over heads/cp.
+FusedAttention fused_attention(const LayerShape& x, bool backward) {
+  FusedAttention a;
+  a.backward = backward;
+  a.head_dim = static_cast<int>(x.hidden / x.heads);
+  const bool ring = x.cp > 1 && x.cp_comm == CpComm::ring;
+  a.keys = static_cast<double>(x.seq) / (ring ? x.cp : 1);
+  a.causal = !ring;
+  a.library = x.framework == Framework::torchtitan ? topo::AttentionLibrary::flash2 : topo::AttentionLibrary::cudnn;
+  return a;
+}
+
 }  // namespace
 
 std::vector<Op> attention_forward(const LayerShape& x) {
@@ -109,7 +125,7 @@ std::vector<Op> attention_forward(const LayerShape& x) {
     // (zig-zag chunks for ring attention, whole heads for all-to-all): 1/cp per rank.
     const double flops = 4.0 * d.b * d.heads_local * d.s * d.s * d.d * 0.5 / x.cp;
     const double bytes = d.E * d.T * (2 * d.h + 2 * d.kv) / d.t;
-    ops.push_back(Op{"flash_attention", FusedAttention{false}, Flops(flops), Bytes(bytes)});
+    ops.push_back(Op{"flash_attention", fused_attention(x, false), Flops(flops), Bytes(bytes)});
     return ops;
   }
   // Megatron's unfused path computes the whole score matrix.
@@ -128,7 +144,7 @@ std::vector<Op> attention_backward(const LayerShape& x) {
     // Backward recomputes the scores: 5 matmuls of the forward's 2.
     const double flops = 4.0 * d.b * d.heads_local * d.s * d.s * d.d * 0.5 * 2.5 / x.cp;
     const double bytes = 2 * d.E * d.T * (2 * d.h + 2 * d.kv) / d.t;
-    ops.push_back(Op{"flash_attention_bwd", FusedAttention{true}, Flops(flops), Bytes(bytes)});
+    ops.push_back(Op{"flash_attention_bwd", fused_attention(x, true), Flops(flops), Bytes(bytes)});
     return ops;
   }
   const double scores = d.b * d.heads_local * d.s * d.s;
@@ -418,13 +434,19 @@ double RooflineCost::gemm_efficiency(const Gemm& g) const {
   return gpu_.matmul_efficiency * best * depth;
 }
 
+double RooflineCost::attention_efficiency(const FusedAttention& a) const {
+  const auto& spec = gpu_.attention[static_cast<int>(a.library)];
+  if (!spec) return gpu_.attention_efficiency;
+  return (a.backward ? spec->backward : spec->forward).at(a.head_dim, a.keys, a.causal);
+}
+
 Seconds RooflineCost::time(const Op& op) const {
   const Seconds memory = op.bytes / (gpu_.memory_bw * gpu_.memory_efficiency);
   Seconds compute;
   if (const auto* g = std::get_if<Gemm>(&op.kind)) {
     compute = op.flops / (peak_ * gemm_efficiency(*g));
-  } else if (std::holds_alternative<FusedAttention>(op.kind)) {
-    compute = op.flops / (peak_ * gpu_.attention_efficiency);
+  } else if (const auto* a = std::get_if<FusedAttention>(&op.kind)) {
+    compute = op.flops / (peak_ * attention_efficiency(*a));
   }
   // The host issues kernels ahead of the GPU; only kernels shorter than the host's issue time
   // leave the GPU waiting.

@@ -118,6 +118,48 @@ bool rate(ByteRate r) { return within(r.value(), limits::min_byte_rate, limits::
 bool duration(Seconds s) { return zero_or_within(s.value(), limits::min_seconds, limits::max_seconds); }
 }  // namespace
 
+std::string_view to_string(AttentionLibrary a) { return a == AttentionLibrary::flash2 ? "flash2" : "cudnn"; }
+
+std::optional<AttentionLibrary> parse_attention_library(std::string_view s) {
+  if (s == "flash2") return AttentionLibrary::flash2;
+  if (s == "cudnn") return AttentionLibrary::cudnn;
+  return std::nullopt;
+}
+
+double AttentionCurve::at(int head_dim, double keys, bool causal_mask) const {
+  if (efficiency.empty()) return 0;
+  double e = efficiency.front().second;
+  if (head_dim >= efficiency.back().first) {
+    e = efficiency.back().second;
+  } else if (head_dim > efficiency.front().first) {
+    for (std::size_t i = 1; i < efficiency.size(); ++i) {
+      const auto [h1, e1] = efficiency[i];
+      if (head_dim > h1) continue;
+      const auto [h0, e0] = efficiency[i - 1];
+      const double w = std::log2(static_cast<double>(head_dim) / h0) / std::log2(static_cast<double>(h1) / h0);
+      e = e0 + w * (e1 - e0);
+      break;
+    }
+  }
+  const double n = std::max(keys, 1.0) / block;
+  return causal_mask ? e * causal * n / (n + 1 + 2 * fixed_blocks) : e * n / (n + fixed_blocks);
+}
+
+namespace {
+void check_curve(const AttentionCurve& c, const std::string& where) {
+  need(!c.efficiency.empty(), where + ".efficiency is empty");
+  int last = 0;
+  for (const auto& [hd, e] : c.efficiency) {
+    need(hd > last && hd <= 65536, where + ".efficiency: head dims must be ascending, 1 to 65536");
+    need(fraction(e), where + ".efficiency: fractions must be in (0, 1]");
+    last = hd;
+  }
+  need(c.causal > 0 && c.causal <= 2, where + ".causal must be in (0, 2]");
+  need(within(c.fixed_blocks, 0, 1000), where + ".fixed_blocks must be between 0 and 1000");
+  need(c.block > 0 && c.block <= 65536, where + ".block must be between 1 and 65536");
+}
+}  // namespace
+
 void GpuSpec::check() const {
   need(!name.empty(), "gpu: name is empty");
   need(name.size() <= limits::max_name && clean_text(name),
@@ -145,6 +187,12 @@ void GpuSpec::check() const {
     }
   }
   need(any, g + "no peak rate given");
+  for (int i = 0; i < kAttentionLibraryCount; ++i) {
+    if (!attention[i]) continue;
+    const std::string a = g + "attention." + std::string(to_string(static_cast<AttentionLibrary>(i)));
+    check_curve(attention[i]->forward, a + ".forward");
+    check_curve(attention[i]->backward, a + ".backward");
+  }
 }
 
 std::string_view to_string(Topology t) { return t == Topology::fat_tree ? "fat-tree" : "rail-optimized"; }

@@ -500,6 +500,31 @@ fs::path locate(MapReader& r, const std::string& key, const fs::path& dir, const
   return file;
 }
 
+// One direction of a fused-attention library's curve (topo::AttentionCurve):
+//   {efficiency: {HEAD_DIM: FRACTION, ...}, causal: X, fixed_blocks: C, block: TOKENS}
+topo::AttentionCurve read_attention_curve(MapReader& r, const std::string& key) {
+  MapReader c = r.map(key);
+  topo::AttentionCurve curve;
+  MapReader eff = c.map("efficiency");
+  for (const std::string& hd : eff.keys()) {
+    const auto v = detail::to_integer(hd);
+    if (!v || *v < 1 || *v > 65536) eff.fail(hd, "a head dim must be an integer from 1 to 65536");
+    curve.efficiency.emplace_back(static_cast<int>(*v), fraction(eff, hd));
+  }
+  eff.finish();
+  if (curve.efficiency.empty()) c.fail("efficiency", "must give at least one head dim");
+  std::sort(curve.efficiency.begin(), curve.efficiency.end());
+  for (std::size_t i = 1; i < curve.efficiency.size(); ++i)
+    if (curve.efficiency[i].first == curve.efficiency[i - 1].first)
+      c.fail("efficiency", "head dim " + std::to_string(curve.efficiency[i].first) + " is given twice");
+  curve.causal = number_in(c, "causal", 1e-3, 2, "in (0, 2]");
+  curve.fixed_blocks = number_in(c, "fixed_blocks", 0, 1000, "between 0 and 1000");
+  if (c.has("block")) curve.block = positive(c, "block", 65536);
+  c.maybe("block");
+  c.finish();
+  return curve;
+}
+
 void read_gpu(MapReader& r, topo::GpuSpec& g) {
   g.name = r.name("name");
   g.memory = positive_unit(r, "memory", parse_bytes);
@@ -526,6 +551,21 @@ void read_gpu(MapReader& r, topo::GpuSpec& g) {
   g.gemm_tile_m = positive(tile, "m", tlim::max_gemm_tile);
   g.gemm_tile_n = positive(tile, "n", tlim::max_gemm_tile);
   tile.finish();
+  if (r.has("attention")) {
+    MapReader att = r.map("attention");
+    for (const std::string& k : att.keys()) {
+      const auto lib = topo::parse_attention_library(k);
+      if (!lib) att.fail(k, "unknown attention library (flash2, cudnn)");
+      MapReader kernel = att.map(k);
+      topo::AttentionKernelSpec spec;
+      spec.forward = read_attention_curve(kernel, "forward");
+      spec.backward = read_attention_curve(kernel, "backward");
+      kernel.finish();
+      g.attention[static_cast<int>(*lib)] = std::move(spec);
+    }
+    att.finish();
+  }
+  r.maybe("attention");
 }
 
 void read_cluster_body(MapReader& r, topo::ClusterSpec& c, const DataDirs& dirs, bool preset) {

@@ -56,6 +56,11 @@ struct OpTableError : std::invalid_argument {
   int line = 0;
 };
 
+/// One CSV row's cells, RFC 4180 style: a cell in double quotes may hold commas ("" is a
+/// quote); cells are trimmed of blanks outside the quotes; a row is one line. Throws
+/// OpTableError naming `file` and line `line` for an unclosed quote or text after one.
+std::vector<std::string> csv_cells(std::string_view line, const std::string& file, int line_no);
+
 /// Parses the text format. Cells follow RFC 4180 within a line (a cell in double quotes may
 /// hold commas, "" is a quote); every row has as many cells as the column header, which names
 /// each column once; ranges as in docs/inputs.md (dimensions <= 2^32, FLOPs <= 1e24, bytes <=

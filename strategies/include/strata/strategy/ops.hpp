@@ -23,9 +23,15 @@ using sim::Seconds;
 struct Gemm {
   long m = 0, n = 0, k = 0, batch = 1;
 };
-/// A fused attention kernel (FlashAttention-style); FLOPs are given by the op.
+/// A fused attention kernel (FlashAttention-style); FLOPs are given by the op (the useful
+/// ones: half the score matrix when causal). The shape sets its efficiency where the GPU has a
+/// measured curve for the library (topo::AttentionCurve).
 struct FusedAttention {
   bool backward = false;
+  int head_dim = 128;
+  double keys = 4096;   ///< key tokens each query attends over in one kernel
+  bool causal = true;   ///< causal mask inside the kernel
+  topo::AttentionLibrary library = topo::AttentionLibrary::cudnn;
 };
 /// A memory-bound kernel (norms, activations, dropout, softmax, optimizer).
 struct Elementwise {};
@@ -152,6 +158,9 @@ class RooflineCost final : public OpCostModel {
   [[nodiscard]] Seconds time(const Op& op) const override;
   /// Fraction of peak a GEMM of this shape reaches (matmul efficiency included).
   [[nodiscard]] double gemm_efficiency(const Gemm& g) const;
+  /// Fraction of peak a fused attention kernel of this shape reaches: the GPU's measured
+  /// curve for its library, else the flat attention efficiency.
+  [[nodiscard]] double attention_efficiency(const FusedAttention& a) const;
   [[nodiscard]] const topo::GpuSpec& gpu() const { return gpu_; }
 
  private:

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "strata/sim/units.hpp"
 
@@ -50,6 +52,41 @@ std::string_view to_string(Precision p);
 /// Parses "fp16", "bf16", ...; std::nullopt for anything else.
 std::optional<Precision> parse_precision(std::string_view s);
 
+/// Fused-attention kernel libraries whose measured curves a GPU preset may carry.
+/// flash2: FlashAttention-2 (also PyTorch SDPA's flash backend); cudnn: cuDNN's fused
+/// attention (Transformer Engine's FusedAttention, what it prefers on Hopper and later).
+enum class AttentionLibrary { flash2, cudnn };
+inline constexpr int kAttentionLibraryCount = 2;
+
+/// "flash2", "cudnn".
+std::string_view to_string(AttentionLibrary a);
+/// Parses "flash2", "cudnn"; std::nullopt for anything else.
+std::optional<AttentionLibrary> parse_attention_library(std::string_view s);
+
+/// Fraction of the dense peak one fused-attention kernel reaches in one direction, fitted to
+/// kernel measurements (docs/modeling.md, tools/calibration/fit_attention.py). With n = key
+/// tokens / `block` key/value blocks per query block:
+///     non-causal: E(head_dim) x n / (n + fixed_blocks)
+///     causal:     E(head_dim) x causal x n / (n + 1 + 2 fixed_blocks)
+/// (a query block costs `fixed_blocks` blocks beyond its loop: loading Q, the final rescale and
+/// the store; causally, the diagonal block is computed whole and the mean row holds (n+1)/2).
+struct AttentionCurve {
+  /// (head dim, long-sequence non-causal fraction of peak), ascending head dims; between two
+  /// the fraction is interpolated in log2(head dim), outside them the nearest is used.
+  std::vector<std::pair<int, double>> efficiency;
+  double causal = 1;        ///< long-sequence causal over non-causal efficiency
+  double fixed_blocks = 0;  ///< fixed cost of one query block, in key/value blocks
+  int block = 128;          ///< key/value block of the kernel, tokens
+
+  /// Fraction of peak for head dim `head_dim` over `keys` key tokens per query.
+  [[nodiscard]] double at(int head_dim, double keys, bool causal_mask) const;
+};
+
+/// One library's forward and backward curves.
+struct AttentionKernelSpec {
+  AttentionCurve forward, backward;
+};
+
 /// How fast a GPU type runs: datasheet facts and measured efficiencies.
 struct GpuSpec {
   std::string name;   ///< preset name, e.g. "a100-sxm-80gb"
@@ -61,6 +98,9 @@ struct GpuSpec {
   ByteRate nvlink_bw;          ///< NVLink bandwidth per GPU, bytes/s per direction
   double matmul_efficiency = 0;   ///< fraction of peak a large GEMM sustains in training
   double attention_efficiency = 0;  ///< fraction of peak a fused (flash) attention kernel sustains
+                                    ///< where no measured curve exists for its library
+  /// Measured fused-attention curves by library (AttentionLibrary); empty = not measured.
+  std::array<std::optional<AttentionKernelSpec>, kAttentionLibraryCount> attention;
   double memory_efficiency = 0;   ///< fraction of HBM bandwidth streaming kernels reach
   Seconds kernel_overhead;        ///< launch and tail cost per kernel on the GPU, s
   Seconds host_overhead;          ///< host time to issue one kernel (eager framework); a kernel

@@ -218,3 +218,39 @@ TEST_CASE("hopper: attention curve properties") {
     }
   }
 }
+
+// BF16 GEMMs on H100 SXM (700 W) from hopper/gemm.csv: torch.matmul squares (zzc0721 issue #79),
+// cuBLAS squares (fast.cu README) and the best shape of mamf-finder (ml-engineering). A
+// back-to-back benchmark hides the host, so the device time is compared: max(FLOPs / (peak x
+// efficiency), A+B+C bytes / bandwidth) + the kernel overhead. Shapes of 2048 and more are
+// within 15 % (the preset's 0.75 is the sustained rate under training load, the 10240^3 point
+// that runs into the power limit; shorter microbenchmarks reach ~0.80, so most rows come out
+// 10-12 % slow). 1024^3 is a known gap (docs/modeling.md): the generic small-tile speeds
+// predict 278 against 177 measured; it is checked to stay on the fast side of the measurement
+// so that a change of the tile model shows here.
+TEST_CASE("hopper: GEMM TFLOPS against measured H100 BF16 shapes") {
+  struct Row {
+    long m, n, k;
+    double tflops;
+  };
+  const Row rows[] = {{1024, 1024, 1024, 176.62}, {2048, 2048, 2048, 676.59}, {4096, 4096, 4096, 788.72},
+                      {8192, 8192, 8192, 797.51}, {10240, 10240, 10240, 719.72}, {4096, 4096, 4096, 716},
+                      {8192, 8192, 8192, 795},     {2048, 2048, 13312, 794.5}};
+  const strategy::RooflineCost cost(preset("h100-sxm-80gb"), topo::Precision::bf16);
+  const auto& gpu = cost.gpu();
+  const double peak = gpu.peak_at(topo::Precision::bf16).value();
+  for (const Row& r : rows) {
+    const strategy::Gemm g{r.m, r.n, r.k, 1};
+    const double flops = 2.0 * r.m * r.n * r.k;
+    const double bytes = 2.0 * (r.m * r.k + r.k * r.n + r.m * r.n);
+    const double t = std::max(flops / (peak * cost.gemm_efficiency(g)),
+                              bytes / (gpu.memory_bw.value() * gpu.memory_efficiency)) +
+                     gpu.kernel_overhead.value();
+    const double predicted = flops / t / 1e12;
+    INFO(r.m << "x" << r.n << "x" << r.k << ": measured " << r.tflops << " TFLOP/s, predicted " << predicted);
+    if (r.m >= 2048)
+      CHECK(std::fabs(predicted / r.tflops - 1) <= 0.15);
+    else
+      CHECK((predicted > r.tflops && predicted < 1.7 * r.tflops));
+  }
+}

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "strata/scenario/loader.hpp"
+#include "strata/sim/collective.hpp"
 #include "strata/strategy/op_table.hpp"
 #include "strata/strategy/ops.hpp"
 #include "support.hpp"
@@ -286,5 +287,64 @@ TEST_CASE("hopper: memory-bound kernels at the measured bandwidths") {
     INFO(gpu << ": " << e.size() << " rows, median error " << 100 * median << " %");
     CHECK(e.size() >= 20);
     CHECK(std::fabs(median) <= 0.10);
+  }
+}
+
+// nccl-tests all-reduce on DGX/HGX H100 from hopper/collectives.csv against the dgx-h100-ndr
+// preset: one node (NVLS, NCCL's default; vpbenchmarking, 1 KiB-8 GiB), four nodes over NDR
+// (NCCL's default, 1 KiB-8 GiB), and NVIDIA's NVLSTree runs on 4-1,024 nodes (1-16 GiB).
+// Predicted busbw = algbw x 2(n-1)/n of strata's lowered collective, time as isolated_time.
+TEST_CASE("hopper: nccl-tests all-reduce bus bandwidth on H100 nodes and NDR clusters") {
+  const auto dirs = scenario::DataDirs::under(test::source_dir());
+  struct Stat {
+    double sum = 0, worst = 0;
+    int n = 0;
+    std::string worst_case;
+  };
+  std::map<std::string, Stat> stats;
+  for (const auto& r : read_table("collectives.csv").rows) {
+    if (r.at("op") != "all_reduce" || r.at("size_bytes").empty() || r.at("busbw_gbps").empty()) continue;
+    const std::string& gpu = r.at("gpu");
+    std::string group;
+    if (starts(gpu, "H100 80GB HBM3 (SXM5)"))
+      group = r.at("nodes") == "1" ? "1 node" : "multi-node default";
+    else if (starts(gpu, "H100 (NVIDIA cluster"))
+      group = "NVLSTree";
+    else
+      continue;
+    const int nodes = std::stoi(r.at("nodes")), per_node = std::stoi(r.at("gpus_per_node"));
+    const int g = nodes * per_node;
+    const double bytes = std::stod(r.at("size_bytes"));
+    const double measured = std::stod(r.at("busbw_gbps"));
+    const topo::ClusterSpec cluster = scenario::load_cluster(dirs.clusters / "dgx-h100-ndr.yaml", dirs, g);
+    const sim::NetworkSpec net = cluster.network();
+    const auto cost = sim::lower({sim::CollectiveOp::all_reduce, sim::Bytes(bytes), {g, std::min(g, per_node)}}, net);
+    const double t = sim::isolated_time(cost, net).value();
+    const double busbw = bytes / t * 2.0 * (g - 1) / g / 1e9;
+    const double err = std::fabs(busbw / measured - 1);
+    const std::string size_class = bytes >= 256.0 * 1024 * 1024 ? " >=256MiB" : bytes >= 1 << 20 ? " 1-256MiB" : " <1MiB";
+    Stat& st = stats[group + size_class];
+    st.sum += err;
+    ++st.n;
+    if (err > st.worst) {
+      st.worst = err;
+      st.worst_case = std::to_string(g) + " GPUs, " + r.at("size_bytes") + " B: measured " + r.at("busbw_gbps") +
+                      " GB/s, predicted " + std::to_string(busbw);
+    }
+  }
+  // Mean and worst relative error of busbw per group. What the preset matches today; the
+  // multi-node rows below 256 MiB are not in this list: at 32-8,192 GPUs NCCL's measured
+  // latency is several times the model's (8 MiB on 8,192 GPUs: 17.9 GB/s measured, 73
+  // predicted), an open gap of the NDR constants (docs/modeling.md).
+  const std::map<std::string, std::pair<double, double>> tolerance = {
+      {"1 node >=256MiB", {0.05, 0.10}}, {"1 node 1-256MiB", {0.20, 0.25}}, {"1 node <1MiB", {0.25, 0.25}},
+      {"NVLSTree >=256MiB", {0.15, 0.30}}, {"multi-node default >=256MiB", {0.25, 0.50}}};
+  for (const auto& [group, limits] : tolerance) {
+    REQUIRE(stats.count(group));
+    const Stat& st = stats.at(group);
+    INFO(group << ": " << st.n << " rows, mean error " << 100 * st.sum / st.n << " %, worst " << 100 * st.worst
+               << " % (" << st.worst_case << ")");
+    CHECK(st.sum / st.n <= limits.first);
+    CHECK(st.worst <= limits.second);
   }
 }

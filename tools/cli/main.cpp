@@ -79,7 +79,9 @@ order:`; `search:` in the scenario fixes or limits any of them. Rejects the plan
 (with the reason, e.g. out of memory), screens the rest with the analytical backend (branch and
 bound on a compute lower bound) and replays the best ones on SimGrid. Prints the ranked plans with
 step time, throughput, MFU, memory per GPU and the step-time breakdown (exposed TP, CP, EP, PP and
-DP communication, bubble), in seconds per step.
+DP communication, bubble), in seconds per step. MFU = model FLOPs / (step time x GPUs x peak),
+model FLOPs per token 6 x active parameters + 12 x layers x hidden x seq (attention counted
+unmasked, as Megatron-LM and torchtitan count it; docs/modeling.md).
 
 A plan whose replay fails (crashes, is killed or times out) is never ranked: it is listed after
 the table ("failed: PLAN (backend): why"), with a line on stderr, and rank exits with code 3.
@@ -105,7 +107,8 @@ The --json and --csv files are checked before the search and written after it.
 const char* kSimulateHelp = R"(usage: strata simulate SCENARIO --plan "PLAN" [OPTIONS]
 
 Simulates one plan and prints its step time, throughput, MFU, breakdown (compute, exposed TP,
-CP, EP, PP and DP communication, pipeline bubble) and memory per GPU. A replay that fails or
+CP, EP, PP and DP communication, pipeline bubble) and memory per GPU (MFU as in `strata rank
+--help`). A replay that fails or
 times out is one line on stderr and exit code 3.
 
 PLAN is space-separated key=value pairs, each key once; missing keys take the defaults shown:

@@ -35,6 +35,30 @@ TEST_CASE("cases: network descriptions become NICs and line rates") {
   CHECK_FALSE(scenario::parse_scale_out("a fast network", 8));
 }
 
+TEST_CASE("cases: scale-out descriptions in the spellings published runs use") {
+  struct Want {
+    const char* text;
+    int nics;
+    double gbps;
+  };
+  for (const Want w : {Want{"8x 200G NICs per server, multi-rail to 8 ToR switches; 3-layer CLOS, RoCE", 8, 200},
+                       Want{"8 x HDR InfiniBand", 8, 200}, Want{"4x NDR per node", 4, 400}, Want{"8 × EDR", 8, 100},
+                       Want{"2x HDR100 HCAs", 2, 100}, Want{"8x 400GbE RoCE", 8, 400}, Want{"8x400Gbps", 8, 400},
+                       Want{"16 x XDR", 16, 800}, Want{"HDR InfiniBand fat tree (Selene)", 8, 200},
+                       Want{"NVIDIA Eos, NDR InfiniBand", 8, 400}}) {
+    INFO(w.text);
+    const auto r = scenario::parse_scale_out(w.text, 8);
+    REQUIRE(r);
+    CHECK(r->first == w.nics);
+    CHECK(r->second.value() == doctest::Approx(w.gbps * 1e9 / 8));
+  }
+  // Not a NIC count and a line rate: GPU memory, GPU counts, words that only contain a name.
+  for (const char* text : {"8x 80GB A100", "8x A100 per node", "Seleneish cluster", "HDRx", "EFA", "RoCE fabric"}) {
+    INFO(text);
+    CHECK_FALSE(scenario::parse_scale_out(text, 8));
+  }
+}
+
 TEST_CASE("cases: the calibration set loads with every case classified") {
   const auto cases = scenario::load_cases(test::validation_dir() / "calibration.yaml", dirs());
   CHECK(cases.size() >= 70);

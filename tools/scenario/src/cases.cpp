@@ -58,6 +58,31 @@ std::size_t word_end(std::string_view s, std::size_t i, std::string_view word) {
   return s.substr(i, word.size()) == word ? i + word.size() : i;
 }
 
+bool letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// A line rate at i, as the descriptions of published runs spell it: "200 Gb/s", "200Gbps",
+// "200G", "200GbE", or an InfiniBand generation (EDR 100, HDR 200, HDR100 100, NDR 400, XDR 800
+// Gb/s per port, the IBTA rates of a 4x port). Its end and the rate in Gb/s as text, or nullopt.
+std::optional<std::pair<std::size_t, std::string_view>> line_rate(std::string_view s, std::size_t i) {
+  struct Named {
+    std::string_view word, gbps;
+  };
+  for (const Named n : {Named{"HDR100", "100"}, Named{"EDR", "100"}, Named{"HDR", "200"}, Named{"NDR", "400"},
+                        Named{"XDR", "800"}}) {
+    const std::size_t e = word_end(s, i, n.word);
+    if (e != i && (e == s.size() || !letter(s[e]))) return std::make_pair(e, n.gbps);
+  }
+  const std::size_t r_end = decimal_end(s, i);
+  if (r_end == i) return std::nullopt;
+  const std::size_t u = skip_spaces(s, r_end);
+  if (const std::size_t e = gbps_end(s, u); e != u) return std::make_pair(e, s.substr(i, r_end - i));
+  for (std::string_view unit : {"GbE", "Gb", "G"}) {
+    const std::size_t e = word_end(s, u, unit);
+    if (e != u && (e == s.size() || !letter(s[e]))) return std::make_pair(e, s.substr(i, r_end - i));
+  }
+  return std::nullopt;
+}
+
 // \s+ at i: its end, or i if there is no space.
 std::size_t spaces_end(std::string_view s, std::size_t i) { return skip_spaces(s, i); }
 
@@ -86,7 +111,8 @@ bool run_start(std::string_view s, std::size_t i) { return digit(s[i]) && (i == 
 
 std::optional<std::pair<int, sim::ByteRate>> parse_scale_out(const std::string& text, int gpus_per_node) {
   const std::string_view s = text;
-  // "8x 200 Gb/s HDR InfiniBand HCAs per node": (\d+)\s*[xX×]\s*(\d+(\.\d+)?)\s*Gb(/s|ps)
+  // "8x 200 Gb/s HDR InfiniBand HCAs per node", "8 x HDR", "8x 200G NICs": a count, x (or ×),
+  // a line rate (line_rate).
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (!run_start(s, i)) continue;
     const std::size_t n_end = digits_end(s, i);
@@ -94,12 +120,9 @@ std::optional<std::pair<int, sim::ByteRate>> parse_scale_out(const std::string& 
     if (j < s.size() && (s[j] == 'x' || s[j] == 'X')) ++j;
     else if (s.substr(j, 2) == "\xC3\x97") j += 2;  // ×
     else continue;
-    j = skip_spaces(s, j);
-    const std::size_t r_end = decimal_end(s, j);
-    if (r_end == j) continue;
-    const std::size_t u = gbps_end(s, skip_spaces(s, r_end));
-    if (u == skip_spaces(s, r_end)) continue;
-    return std::make_pair(nic_count(s, s.substr(i, n_end - i)), gbps(s, s.substr(j, r_end - j)));
+    const auto rate = line_rate(s, skip_spaces(s, j));
+    if (!rate) continue;
+    return std::make_pair(nic_count(s, s.substr(i, n_end - i)), gbps(s, rate->second));
   }
   // "RDMA backend network, 400 Gb/s per GPU": (\d+(\.\d+)?)\s*Gb(/s|ps)\s+per\s+GPU
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -135,6 +158,18 @@ std::optional<std::pair<int, sim::ByteRate>> parse_scale_out(const std::string& 
     if (j == k || word_end(s, j, "node") == j) continue;
     return std::make_pair(nic_count(s, s.substr(i, n_end - i)), gbps(s, "100"));
   }
+  // Named systems whose networks are documented: Selene (NVIDIA's DGX A100 SuperPOD, 8 HDR
+  // 200 Gb/s compute HCAs per node) and Eos (DGX H100 SuperPOD, 8 NDR 400 Gb/s per node).
+  struct System {
+    std::string_view name;
+    int nics;
+    std::string_view gbps;
+  };
+  for (const System sys : {System{"Selene", 8, "200"}, System{"Eos", 8, "400"}})
+    for (std::size_t i = s.find(sys.name); i != std::string_view::npos; i = s.find(sys.name, i + 1)) {
+      const std::size_t e = i + sys.name.size();
+      if ((i == 0 || !letter(s[i - 1])) && (e == s.size() || !letter(s[e]))) return std::make_pair(sys.nics, gbps(s, sys.gbps));
+    }
   return std::nullopt;
 }
 
@@ -387,7 +422,8 @@ void read_case(MapReader& c, ValidationCase& vc, Presets& presets) {
         vc.cluster.scale_out.nics_per_node = nics->first;
         vc.cluster.scale_out.nic_bandwidth = nics->second;
       } else if (gpus > per_node) {
-        unsupported("cannot read the scale-out network " + shown(*scale_out));
+        vc.assumptions.push_back("scale_out " + shown(*scale_out) + " not read (no NIC count and line rate): the " +
+                                 base_cluster(gpu) + " preset's network");
       }
     } else if (gpus > per_node) {
       vc.assumptions.push_back("scale_out from the " + base_cluster(gpu) + " preset (not published)");

@@ -156,7 +156,9 @@ TEST_CASE("hopper: the fused-attention curves reproduce the measured kernels") {
       s.worst_case = a.what + ": measured " + std::to_string(a.tflops) + ", predicted " + std::to_string(p);
     }
   }
-  for (const auto& [group, s] : stats) {
+  for (const auto& entry : stats) {
+    const std::string& group = entry.first;
+    const Stat& s = entry.second;
     const bool combined = has(group, "fwd+bwd");
     INFO(group << ": " << s.n << " rows, mean error " << 100 * s.sum / s.n << " %, worst " << 100 * s.worst
                << " % (" << s.worst_case << ")");
@@ -281,7 +283,9 @@ TEST_CASE("hopper: memory-bound kernels at the measured bandwidths") {
     errors[g->second].push_back(predicted / measured - 1);
   }
   REQUIRE(errors.size() == 3);
-  for (auto& [gpu, e] : errors) {
+  for (auto& entry : errors) {
+    const std::string& gpu = entry.first;
+    std::vector<double>& e = entry.second;
     std::sort(e.begin(), e.end());
     const double median = e.size() % 2 ? e[e.size() / 2] : (e[e.size() / 2 - 1] + e[e.size() / 2]) / 2;
     INFO(gpu << ": " << e.size() << " rows, median error " << 100 * median << " %");
@@ -339,7 +343,9 @@ TEST_CASE("hopper: nccl-tests all-reduce bus bandwidth on H100 nodes and NDR clu
   const std::map<std::string, std::pair<double, double>> tolerance = {
       {"1 node >=256MiB", {0.05, 0.10}}, {"1 node 1-256MiB", {0.20, 0.25}}, {"1 node <1MiB", {0.25, 0.25}},
       {"NVLSTree >=256MiB", {0.15, 0.30}}, {"multi-node default >=256MiB", {0.25, 0.50}}};
-  for (const auto& [group, limits] : tolerance) {
+  for (const auto& entry : tolerance) {
+    const std::string& group = entry.first;
+    const std::pair<double, double>& limits = entry.second;
     REQUIRE(stats.count(group));
     const Stat& st = stats.at(group);
     INFO(group << ": " << st.n << " rows, mean error " << 100 * st.sum / st.n << " %, worst " << 100 * st.worst

@@ -100,10 +100,6 @@ std::vector<std::string> csv_cells(std::string_view line, const std::string& fil
 
 namespace {
 
-std::vector<std::string> split(std::string_view line, const std::string& file, int n) {
-  return csv_cells(line, file, n);
-}
-
 // A cell as format_op_table writes it: quoted when it holds a comma, quote or edge blanks.
 std::string cell_text(const std::string& v) {
   const bool plain = v.find_first_of(",\"") == std::string::npos && v == trim(v);
@@ -184,7 +180,7 @@ OpTable parse_op_table(const std::string& text, const std::string& file) {
       }
       continue;
     }
-    const std::vector<std::string> cells = split(s, file, line);
+    const std::vector<std::string> cells = csv_cells(s, file, line);
     if (where.empty()) {
       for (std::size_t i = 0; i < cells.size(); ++i)
         for (std::size_t j = 0; j < i; ++j)

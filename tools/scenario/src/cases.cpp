@@ -60,6 +60,12 @@ std::size_t word_end(std::string_view s, std::size_t i, std::string_view word) {
 
 bool letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
+// `word` at i and no letter right after it: its end, or i.
+std::size_t whole_word_end(std::string_view s, std::size_t i, std::string_view word) {
+  const std::size_t e = word_end(s, i, word);
+  return e != i && (e == s.size() || !letter(s[e])) ? e : i;
+}
+
 // A line rate at i, as the descriptions of published runs spell it: "200 Gb/s", "200Gbps",
 // "200G", "200GbE", or an InfiniBand generation (EDR 100, HDR 200, HDR100 100, NDR 400, XDR 800
 // Gb/s per port, the IBTA rates of a 4x port). Its end and the rate in Gb/s as text, or nullopt.
@@ -69,16 +75,14 @@ std::optional<std::pair<std::size_t, std::string_view>> line_rate(std::string_vi
   };
   for (const Named n : {Named{"HDR100", "100"}, Named{"EDR", "100"}, Named{"HDR", "200"}, Named{"NDR", "400"},
                         Named{"XDR", "800"}}) {
-    const std::size_t e = word_end(s, i, n.word);
-    if (e != i && (e == s.size() || !letter(s[e]))) return std::make_pair(e, n.gbps);
+    if (const std::size_t e = whole_word_end(s, i, n.word); e != i) return std::make_pair(e, n.gbps);
   }
   const std::size_t r_end = decimal_end(s, i);
   if (r_end == i) return std::nullopt;
   const std::size_t u = skip_spaces(s, r_end);
   if (const std::size_t e = gbps_end(s, u); e != u) return std::make_pair(e, s.substr(i, r_end - i));
   for (std::string_view unit : {"GbE", "Gb", "G"}) {
-    const std::size_t e = word_end(s, u, unit);
-    if (e != u && (e == s.size() || !letter(s[e]))) return std::make_pair(e, s.substr(i, r_end - i));
+    if (const std::size_t e = whole_word_end(s, u, unit); e != u) return std::make_pair(e, s.substr(i, r_end - i));
   }
   return std::nullopt;
 }
@@ -166,10 +170,9 @@ std::optional<std::pair<int, sim::ByteRate>> parse_scale_out(const std::string& 
     std::string_view gbps;
   };
   for (const System sys : {System{"Selene", 8, "200"}, System{"Eos", 8, "400"}})
-    for (std::size_t i = s.find(sys.name); i != std::string_view::npos; i = s.find(sys.name, i + 1)) {
-      const std::size_t e = i + sys.name.size();
-      if ((i == 0 || !letter(s[i - 1])) && (e == s.size() || !letter(s[e]))) return std::make_pair(sys.nics, gbps(s, sys.gbps));
-    }
+    for (std::size_t i = s.find(sys.name); i != std::string_view::npos; i = s.find(sys.name, i + 1))
+      if ((i == 0 || !letter(s[i - 1])) && whole_word_end(s, i, sys.name) != i)
+        return std::make_pair(sys.nics, gbps(s, sys.gbps));
   return std::nullopt;
 }
 

@@ -440,6 +440,14 @@ struct Measured {
   strategy::LayerShape shape;
 };
 
+// The precision a GEMM runs in under --dtype: a scenario that trains in fp8 runs only its linear
+// layers' GEMMs in FP8 (Gemm::fp8) and the others (attention scores, logits) in bf16.
+topo::Precision gemm_precision(const scenario::Scenario& sc, const strategy::Gemm& g, topo::Precision dtype) {
+  if (dtype == topo::Precision::fp8 && sc.training.precision == topo::Precision::fp8 && !g.fp8)
+    return topo::Precision::bf16;
+  return dtype;
+}
+
 // Every distinct kernel strata prices for the plan, keyed by what decides its time.
 std::vector<Measured> plan_ops(const scenario::Scenario& sc, const strategy::Plan& p) {
   const auto dense = strategy::LayerShape::of(sc.model, sc.training, p);
@@ -456,14 +464,14 @@ std::vector<Measured> plan_ops(const scenario::Scenario& sc, const strategy::Pla
   add(strategy::embedding_backward(dense), dense);
   add(strategy::head_forward(dense), dense);
   add(strategy::head_backward(dense), dense);
-  add({strategy::optimizer_step(strategy::optimizer_params(sc.model, sc.training, p, 0))}, dense);
+  add(strategy::optimizer_ops(sc.model, sc.training, p, 0), dense);
   std::vector<Measured> out;
   std::set<std::string> seen;
   for (const Measured& m : all) {
     const strategy::Op& op = m.op;
     char key[160];
     if (const auto* g = std::get_if<strategy::Gemm>(&op.kind))
-      std::snprintf(key, sizeof key, "gemm %ld %ld %ld %ld", g->m, g->n, g->k, g->batch);
+      std::snprintf(key, sizeof key, "gemm %ld %ld %ld %ld %d", g->m, g->n, g->k, g->batch, g->fp8 ? 1 : 0);
     else if (std::holds_alternative<strategy::FusedAttention>(op.kind))
       continue;  // no attention library linked: measured through the injection path
     else
@@ -525,7 +533,7 @@ int bench(const Args& a, const std::string& command_line) {
     std::unique_ptr<LtGemm> gemm;
     Buffers buffers;
     if (const auto* g = std::get_if<strategy::Gemm>(&op.kind)) {
-      gemm = std::make_unique<LtGemm>(lt, *g, precision, A, B, C, W);
+      gemm = std::make_unique<LtGemm>(lt, *g, gemm_precision(sc, *g, precision), A, B, C, W);
       launch = [&] { gemm->run(stream); };
     } else if (Launch k = memory_kernel(std::string(op.name), ops[i].shape, op, buffers)) {
       launch = [k, &stream] {
@@ -569,7 +577,8 @@ int bench(const Args& a, const std::string& command_line) {
     const strategy::Op& op = ops[i].op;
     strategy::OpSample s;
     s.name = std::string(op.name);
-    s.dtype = precision;
+    const auto* gemm_op = std::get_if<strategy::Gemm>(&op.kind);
+    s.dtype = gemm_op ? gemm_precision(sc, *gemm_op, precision) : precision;
     s.flops = op.flops;
     s.bytes = op.bytes;
     s.time = sim::Seconds(profiler::median(samples));

@@ -996,7 +996,7 @@ class Builder {
       last_reduce = e;
     }
     const TaskId opt = compute(gpu, Category::optimizer,
-                               cost_.time(optimizer_step(optimizer_params(model_, train_, plan_, s))), s, -1, -1);
+                               cost_.total(optimizer_ops(model_, train_, plan_, s)), s, -1, -1);
     if (last_reduce != kNone) graph_.precede(last_reduce, opt);
     if ((plan_.zero == 1 || plan_.zero == 2) && !gather_per_chunk()) {
       // Distributed optimizer: every replica gathers the updated weights.

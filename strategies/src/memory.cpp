@@ -128,7 +128,7 @@ int first_layer_of(const ModelSpec& m, const Plan& p, int vs) {
   return first;
 }
 
-StageParams stage_param_split(const ModelSpec& m, const TrainingSpec& t, const Plan& p, int stage) {
+StageParams stage_layer_split(const ModelSpec& m, const Plan& p, int stage) {
   const double tp = p.tp;
   const std::vector<int> chunks = virtual_stage_layers(m.layers, p.pp, p.vpp);
   StageParams out;
@@ -144,7 +144,12 @@ StageParams stage_param_split(const ModelSpec& m, const TrainingSpec& t, const P
       }
     }
   }
-  const double word = static_cast<double>(m.vocab) * m.hidden / tp;
+  return out;
+}
+
+StageParams stage_param_split(const ModelSpec& m, const TrainingSpec& t, const Plan& p, int stage) {
+  StageParams out = stage_layer_split(m, p, stage);
+  const double word = static_cast<double>(m.vocab) * m.hidden / p.tp;
   if (stage == 0) {
     out.dense += word + (m.learned_positions ? static_cast<double>(t.seq_len) * m.hidden : 0.0);
   }
@@ -168,6 +173,13 @@ double optimizer_params(const ModelSpec& m, const TrainingSpec& t, const Plan& p
   const StageParams sp = stage_param_split(m, t, p, stage);
   if (p.zero == 0) return sp.total();
   return sp.dense / p.shard_group() + sp.expert / expert_shard_group(p);
+}
+
+std::vector<Op> optimizer_ops(const ModelSpec& m, const TrainingSpec& t, const Plan& p, int stage) {
+  std::vector<Op> ops{optimizer_step(optimizer_params(m, t, p, stage))};
+  if (t.precision == topo::Precision::fp8 && t.framework != Framework::torchtitan)
+    ops.push_back(fp8_weight_cast(stage_layer_split(m, p, stage).total()));
+  return ops;
 }
 
 MemoryReport plan_memory(const ModelSpec& m, const TrainingSpec& t, const Plan& p, Bytes reserved) {
@@ -220,6 +232,10 @@ MemoryReport plan_memory(const ModelSpec& m, const TrainingSpec& t, const Plan& 
         }
         break;
     }
+    // Transformer Engine keeps the FP8 copy of every linear weight and its transpose from the
+    // first micro-batch's forward to the step's last backward.
+    if (dense.fp8 && t.framework != Framework::torchtitan)
+      mem.weights += Bytes(2 * stage_layer_split(m, p, s).total());
     // Activations of one micro-batch through all the stage's chunks, layer by layer (dense or
     // MoE, recomputed or not), and what a deferred weight-gradient pass keeps of them.
     double per_mb = 0, residue = 0;

@@ -273,7 +273,12 @@ std::string format_op_table(const OpTable& t) {
 TableCost::TableCost(OpTable table, topo::Precision precision, RooflineCost fallback)
     : table_(std::move(table)), precision_(precision), fallback_(std::move(fallback)) {
   name_ = "table:" + (table_.file.empty() ? std::string("(in memory)") : table_.file);
-  peak_ = fallback_.gpu().peak_at(precision).value();
+  // FP8 training: FP8 samples price the FP8 GEMMs (and, from a profile of an FP8 run, anything
+  // else); the other GEMMs, attention and memory-bound kernels also take bf16 samples.
+  const bool fp8 = precision == topo::Precision::fp8;
+  const topo::Precision base = fp8 ? topo::Precision::bf16 : precision;
+  peak_ = fallback_.gpu().peak_at(base).value();
+  if (fp8) fp8_peak_ = fallback_.gpu().peak_at(precision).value();
   std::map<std::string, std::vector<const OpSample*>> element;
   for (const OpSample& o : table_.samples) {
     // Tables built in code skip parse_op_table's checks: the same ones again, or NaN and infinity
@@ -288,8 +293,8 @@ TableCost::TableCost(OpTable table, topo::Precision precision, RooflineCost fall
       throw std::invalid_argument(name_ + ": sample '" + topo::printable(o.name) + "' has no FLOPs");
     if (o.kind == OpClass::elementwise && !(o.bytes.value() > 0))
       throw std::invalid_argument(name_ + ": sample '" + topo::printable(o.name) + "' has no bytes");
-    if (o.dtype != precision_) continue;
-    if (o.kind == OpClass::gemm) gemms_.push_back(&o);
+    if (o.dtype != precision_ && o.dtype != base) continue;
+    if (o.kind == OpClass::gemm) (o.dtype == base ? gemms_ : fp8_gemms_).push_back(&o);
     else if (o.kind == OpClass::attention) attention_[o.name].push_back(&o);
     else element[kernel_family(o.name)].push_back(&o);
   }
@@ -333,7 +338,9 @@ Seconds TableCost::gemm_time(const Op& op, const Gemm& g) const {
   };
   std::vector<Near> near;
   auto octaves = [](double a, double b) { return std::fabs(std::log2(a / b)); };
-  for (const OpSample* s : gemms_) {
+  const std::vector<const OpSample*>& samples = g.fp8 ? fp8_gemms_ : gemms_;
+  const double peak = g.fp8 ? fp8_peak_ : peak_;
+  for (const OpSample* s : samples) {
     const double dm = octaves(static_cast<double>(g.m), static_cast<double>(s->m));
     const double dn = octaves(static_cast<double>(g.n), static_cast<double>(s->n));
     const double dk = octaves(static_cast<double>(g.k), static_cast<double>(s->k));
@@ -357,11 +364,11 @@ Seconds TableCost::gemm_time(const Op& op, const Gemm& g) const {
   double weight = 0, efficiency = 0;
   for (const Near& n : near) {
     const double w = 1.0 / (n.distance * n.distance);
-    efficiency += w * n.sample->flops.value() / (n.sample->time.value() * peak_);
+    efficiency += w * n.sample->flops.value() / (n.sample->time.value() * peak);
     weight += w;
   }
   ++coverage_.interpolated;
-  return Seconds(op.flops.value() / (efficiency / weight * peak_));
+  return Seconds(op.flops.value() / (efficiency / weight * peak));
 }
 
 Seconds TableCost::attention_time(const Op& op) const {

@@ -24,6 +24,7 @@ LayerShape LayerShape::of(const ModelSpec& m, const TrainingSpec& t, const Plan&
   s.attention = t.attention;
   s.framework = t.framework;
   s.element_bytes = t.precision == topo::Precision::fp32 ? 4 : 2;
+  s.fp8 = t.precision == topo::Precision::fp8;
   s.cp = p.cp;
   s.cp_comm = p.cp_comm;
   s.ep = p.ep;
@@ -44,21 +45,65 @@ LayerShape LayerShape::moe_layer(const ModelSpec& m) const {
 
 namespace {
 
-Op gemm(std::string_view name, long m, long n, long k, long batch, int element_bytes) {
+Op gemm(std::string_view name, long m, long n, long k, long batch, int element_bytes, bool fp8 = false) {
   const double flops = 2.0 * m * n * k * batch;
-  const double bytes = static_cast<double>(element_bytes) * (m * k + k * n + m * n) * batch;
-  return Op{name, Gemm{m, n, k, batch}, Flops(flops), Bytes(bytes)};
+  // FP8 inputs are one byte per element; the output stays in the training precision.
+  const double in = fp8 ? 1.0 : static_cast<double>(element_bytes);
+  const double bytes = (in * (static_cast<double>(m) * k + static_cast<double>(k) * n) +
+                        static_cast<double>(element_bytes) * m * n) * batch;
+  return Op{name, Gemm{m, n, k, batch, fp8}, Flops(flops), Bytes(bytes)};
+}
+
+// A linear layer's GEMM: FP8 under FP8 training (Transformer Engine runs only these in FP8:
+// not the attention core, the router or the output layer).
+Op linear(std::string_view name, long m, long n, long k, long batch, const LayerShape& x) {
+  return gemm(name, m, n, k, batch, x.element_bytes, x.fp8);
+}
+
+// Bytes per element of casting a bf16 tensor to FP8 for a GEMM: read it, write the FP8 copy and
+// its transpose (Hopper's FP8 GEMMs take only the TN layout, so the weight-gradient GEMM needs
+// the transposed copy; Transformer Engine's fused cast-transpose writes both and the amax).
+// Delayed scaling (Transformer Engine) takes the scale from the amax history: one read; dynamic
+// scaling (torchao's Float8Linear, torchtitan) first reduces the tensor's amax: a second read.
+double fp8_cast_bytes(const LayerShape& x) {
+  const double E = x.element_bytes;
+  return (x.framework == Framework::torchtitan ? 2 * E : E) + 2;
 }
 
 Op elementwise(std::string_view name, double bytes) {
   return Op{name, Elementwise{}, Flops(0), Bytes(bytes)};
 }
 
+// A linear layer's forward: under FP8 the casts of its input X first and, with dynamic scaling
+// (torchtitan's Float8Linear, no cache), of its weight W on every call.
+void push_linear(std::vector<Op>& ops, std::string_view name, long m, long n, long k, long batch,
+                 const LayerShape& x) {
+  if (x.fp8) {
+    const double cast = fp8_cast_bytes(x) * static_cast<double>(batch);
+    ops.push_back(elementwise("fp8_cast", cast * static_cast<double>(m) * static_cast<double>(k)));
+    if (x.framework == Framework::torchtitan)
+      ops.push_back(elementwise("fp8_weight_cast", cast * static_cast<double>(k) * static_cast<double>(n)));
+  }
+  ops.push_back(linear(name, m, n, k, batch, x));
+}
+
+// A linear layer's backward, from its forward GEMM `g`: `input` the input gradient dX = dY W^T
+// (m, k, n), `weight` the weight gradient dW = X^T dY (k, n, m). Under FP8 the output gradient dY
+// is cast once (with its transpose) for both GEMMs.
+void push_linear_backward(std::vector<Op>& ops, std::string_view name, const Gemm& g, const LayerShape& x,
+                          bool input, bool weight) {
+  if (input && g.fp8)
+    ops.push_back(elementwise("fp8_cast_bwd", fp8_cast_bytes(x) * static_cast<double>(g.m) *
+                                                  static_cast<double>(g.n) * static_cast<double>(g.batch)));
+  if (input) ops.push_back(gemm(name, g.m, g.k, g.n, g.batch, x.element_bytes, g.fp8));
+  if (weight) ops.push_back(gemm(name, g.k, g.n, g.m, g.batch, x.element_bytes, g.fp8));
+}
+
 // Forward and backward of one GEMM: dX = dY W^T is (m, k, n), dW = X^T dY is (k, n, m).
 void add_gemm_backward(std::vector<Op>& ops, const Op& fwd, int element_bytes) {
   const auto& g = std::get<Gemm>(fwd.kind);
-  ops.push_back(gemm(fwd.name, g.m, g.k, g.n, g.batch, element_bytes));
-  ops.push_back(gemm(fwd.name, g.k, g.n, g.m, g.batch, element_bytes));
+  ops.push_back(gemm(fwd.name, g.m, g.k, g.n, g.batch, element_bytes, g.fp8));
+  ops.push_back(gemm(fwd.name, g.k, g.n, g.m, g.batch, element_bytes, g.fp8));
 }
 
 struct Dims {
@@ -182,9 +227,9 @@ void mlp_forward(const LayerShape& x, std::vector<Op>& ops) {
   const long T = x.tokens(), tp = x.tp;
   const int E = x.element_bytes;
   if (!x.moe) {
-    ops.push_back(gemm("mlp_up", T, up_width(x, x.ffn) / tp, x.hidden, 1, E));
+    push_linear(ops, "mlp_up", T, up_width(x, x.ffn) / tp, x.hidden, 1, x);
     ops.push_back(elementwise("activation", activation_bytes(x) * d.T * d.f / d.t));
-    ops.push_back(gemm("mlp_down", T, x.hidden, x.ffn / tp, 1, E));
+    push_linear(ops, "mlp_down", T, x.hidden, x.ffn / tp, 1, x);
     return;
   }
   const double routed = x.routed_tokens();
@@ -193,15 +238,15 @@ void mlp_forward(const LayerShape& x, std::vector<Op>& ops) {
   const double fm = static_cast<double>(x.moe_ffn);
   ops.push_back(gemm("router", static_cast<long>(d.Tn), x.experts, x.hidden, 1, E));
   ops.push_back(elementwise("moe_permute", 2 * routed * d.h * d.E));
-  ops.push_back(gemm("expert_up", rows, up_width(x, x.moe_ffn) / tp, x.hidden, local, E));
+  push_linear(ops, "expert_up", rows, up_width(x, x.moe_ffn) / tp, x.hidden, local, x);
   ops.push_back(elementwise("expert_activation", activation_bytes(x) * routed * fm / d.t));
-  ops.push_back(gemm("expert_down", rows, x.hidden, x.moe_ffn / tp, local, E));
+  push_linear(ops, "expert_down", rows, x.hidden, x.moe_ffn / tp, local, x);
   ops.push_back(elementwise("moe_unpermute", 2 * routed * d.h * d.E));
   if (x.shared_experts > 0) {
     const long fs = x.shared_experts * x.moe_ffn;
-    ops.push_back(gemm("shared_up", T, up_width(x, fs) / tp, x.hidden, 1, E));
+    push_linear(ops, "shared_up", T, up_width(x, fs) / tp, x.hidden, 1, x);
     ops.push_back(elementwise("shared_activation", activation_bytes(x) * d.T * static_cast<double>(fs) / d.t));
-    ops.push_back(gemm("shared_down", T, x.hidden, fs / tp, 1, E));
+    push_linear(ops, "shared_down", T, x.hidden, fs / tp, 1, x);
   }
 }
 
@@ -230,9 +275,7 @@ std::vector<Op> backward_ops(const LayerShape& x, bool input, bool weight) {
   std::vector<Op> ops;
   for (const Op& f : layer_forward(x)) {
     if (!std::holds_alternative<Gemm>(f.kind) || attention_gemm(f)) continue;
-    const auto& g = std::get<Gemm>(f.kind);
-    if (input) ops.push_back(gemm(f.name, g.m, g.k, g.n, g.batch, x.element_bytes));   // dX = dY W^T
-    if (weight) ops.push_back(gemm(f.name, g.k, g.n, g.m, g.batch, x.element_bytes));  // dW = X^T dY
+    push_linear_backward(ops, f.name, std::get<Gemm>(f.kind), x, input, weight);
   }
   if (!input) return ops;
   for (const Op& op : attention_backward(x)) ops.push_back(op);
@@ -258,14 +301,26 @@ std::vector<Op> layer_forward(const LayerShape& x) {
   const ElementBytes eb = element_bytes(x);
   std::vector<Op> ops;
   ops.push_back(elementwise("norm1", eb.norm * d.Tn * d.h));
-  ops.push_back(gemm("qkv", T, (x.hidden + 2 * x.kv_width) / tp, x.hidden, 1, E));
+  push_linear(ops, "qkv", T, (x.hidden + 2 * x.kv_width) / tp, x.hidden, 1, x);
   if (x.rotary) ops.push_back(elementwise("rotary", eb.rope * d.T * (d.h + d.kv) / d.t));
   for (const Op& op : attention_forward(x)) ops.push_back(op);
-  ops.push_back(gemm("attn_out", T, x.hidden, x.hidden / tp, 1, E));
+  push_linear(ops, "attn_out", T, x.hidden, x.hidden / tp, 1, x);
   ops.push_back(elementwise("residual1", residual_bytes(x, d)));
   ops.push_back(elementwise("norm2", eb.norm * d.Tn * d.h));
   mlp_forward(x, ops);
   ops.push_back(elementwise("residual2", residual_bytes(x, d)));
+  return ops;
+}
+
+std::vector<Op> linear_forward(const LayerShape& x, std::string_view name, long m, long n, long k) {
+  std::vector<Op> ops;
+  push_linear(ops, name, m, n, k, 1, x);
+  return ops;
+}
+
+std::vector<Op> linear_backward(const LayerShape& x, std::string_view name, long m, long n, long k) {
+  std::vector<Op> ops;
+  push_linear_backward(ops, name, std::get<Gemm>(linear(name, m, n, k, 1, x).kind), x, true, true);
   return ops;
 }
 
@@ -294,12 +349,12 @@ std::vector<Op> layer_recompute(const LayerShape& x, Recompute r) {
     std::vector<Op> ops;
     for (const Op& op : layer_forward(x))
       if (std::holds_alternative<Elementwise>(op.kind)) ops.push_back(op);
-    ops.push_back(gemm("k_proj", T, x.kv_width / tp, x.hidden, 1, E));
-    ops.push_back(gemm("attn_out", T, x.hidden, x.hidden / tp, 1, E));
+    ops.push_back(linear("k_proj", T, x.kv_width / tp, x.hidden, 1, x));
+    ops.push_back(linear("attn_out", T, x.hidden, x.hidden / tp, 1, x));
     if (x.activation == Activation::swiglu)
-      ops.push_back(gemm("mlp_gate", T, x.ffn / tp, x.hidden, 1, E));
+      ops.push_back(linear("mlp_gate", T, x.ffn / tp, x.hidden, 1, x));
     else
-      ops.push_back(gemm("mlp_down", T, x.hidden, x.ffn / tp, 1, E));
+      ops.push_back(linear("mlp_down", T, x.hidden, x.ffn / tp, 1, x));
     return ops;
   }
   // Megatron: the attention core. FlashAttention never stores the scores: nothing to redo.
@@ -338,6 +393,11 @@ std::vector<Op> head_backward(const LayerShape& x) {
   add_gemm_backward(ops, gemm("logits", x.tokens(), V, x.hidden, 1, x.element_bytes), x.element_bytes);
   ops.push_back(elementwise("final_norm_bwd", eb.norm_bwd * d.Tn * d.h));
   return ops;
+}
+
+Op fp8_weight_cast(double params) {
+  // Read the bf16 weight, write its FP8 copy and the transposed copy.
+  return elementwise("fp8_weight_cast", params * 4.0);
 }
 
 Op optimizer_step(double params) {
@@ -406,7 +466,11 @@ Seconds OpCostModel::total(const std::vector<Op>& ops) const {
 }
 
 RooflineCost::RooflineCost(topo::GpuSpec gpu, topo::Precision precision)
-    : gpu_(std::move(gpu)), peak_(gpu_.peak_at(precision)) {}
+    : gpu_(std::move(gpu)),
+      // FP8 training runs everything but the linear layers' GEMMs in bf16.
+      peak_(gpu_.peak_at(precision == topo::Precision::fp8 ? topo::Precision::bf16 : precision)) {
+  if (precision == topo::Precision::fp8) fp8_peak_ = gpu_.peak_at(topo::Precision::fp8);
+}
 
 double RooflineCost::gemm_efficiency(const Gemm& g) const {
   // cuBLAS picks among tile shapes: a large tile is faster per FLOP but quantises worse over
@@ -428,10 +492,11 @@ double RooflineCost::gemm_efficiency(const Gemm& g) const {
                         (static_cast<double>(g.n) / (cols * static_cast<double>(tile.n)));
     best = std::max(best, tile.speed * occupancy * fill);
   }
-  // Short reductions leave the pipeline's prologue and epilogue exposed.
+  // Short reductions leave the pipeline's prologue and epilogue exposed: a fixed number of bytes
+  // of the reduction, so twice the elements in FP8.
   const double k = static_cast<double>(g.k);
-  const double depth = k / (k + 64.0);
-  return gpu_.matmul_efficiency * best * depth;
+  const double depth = k / (k + (g.fp8 ? 128.0 : 64.0));
+  return (g.fp8 ? gpu_.matmul_fp8_efficiency : gpu_.matmul_efficiency) * best * depth;
 }
 
 double RooflineCost::attention_efficiency(const FusedAttention& a) const {
@@ -444,7 +509,10 @@ Seconds RooflineCost::time(const Op& op) const {
   const Seconds memory = op.bytes / (gpu_.memory_bw * gpu_.memory_efficiency);
   Seconds compute;
   if (const auto* g = std::get_if<Gemm>(&op.kind)) {
-    compute = op.flops / (peak_ * gemm_efficiency(*g));
+    if (g->fp8 && !fp8_peak_)
+      throw std::invalid_argument("RooflineCost: an FP8 GEMM ('" + std::string(op.name) +
+                                  "') in a model built for another precision");
+    compute = op.flops / ((g->fp8 ? *fp8_peak_ : peak_) * gemm_efficiency(*g));
   } else if (const auto* a = std::get_if<FusedAttention>(&op.kind)) {
     compute = op.flops / (peak_ * attention_efficiency(*a));
   }

@@ -367,9 +367,8 @@ Seconds step_time_bound(const Problem& pb, const Plan& p, const sim::NetworkSpec
   // between. (Under ZB-H1 its deferred weight passes may run beside that backward chain.)
   Seconds best, before_f, before_b;
   for (int s = 0; s < p.pp; ++s) {
-    const double local = optimizer_params(pb.model, pb.training, p, s);
     const Seconds work = c.stage_compute(pb.model, p, s, m);
-    const Seconds optimizer = pb.cost->time(optimizer_step(local));
+    const Seconds optimizer = pb.cost->total(optimizer_ops(pb.model, pb.training, p, s));
     best = std::max({best, before_f + work + optimizer, before_f + work + (split ? Seconds() : before_b),
                      data_parallel_bound(pb, p, s, shapes[static_cast<std::size_t>(s)], net, before_f, work,
                                          optimizer)});

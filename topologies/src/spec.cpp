@@ -171,6 +171,10 @@ void GpuSpec::check() const {
   need(sms > 0 && sms <= limits::max_sms, g + "sms must be between 1 and " + std::to_string(limits::max_sms));
   need(rate(nvlink_bw), g + "nvlink must be between 1 Kb/s and 1 PB/s");
   need(fraction(matmul_efficiency), g + "efficiency.matmul must be in (0, 1]");
+  if (supports(Precision::fp8))
+    need(fraction(matmul_fp8_efficiency), g + "efficiency.matmul_fp8 must be in (0, 1] (the GPU has an fp8 peak)");
+  else
+    need(matmul_fp8_efficiency == 0, g + "efficiency.matmul_fp8 needs an fp8 peak");
   need(fraction(attention_efficiency), g + "efficiency.attention must be in (0, 1]");
   need(fraction(memory_efficiency), g + "efficiency.memory must be in (0, 1]");
   need(duration(kernel_overhead), g + "efficiency.kernel_overhead must be 0 or between 1 ns and 1 hour");

@@ -542,6 +542,8 @@ void read_gpu(MapReader& r, topo::GpuSpec& g) {
   peak.finish();
   MapReader eff = r.map("efficiency");
   g.matmul_efficiency = fraction(eff, "matmul");
+  if (g.supports(topo::Precision::fp8)) g.matmul_fp8_efficiency = fraction(eff, "matmul_fp8");
+  else if (eff.has("matmul_fp8")) eff.fail("matmul_fp8", "needs an fp8 peak under peak:");
   g.attention_efficiency = fraction(eff, "attention");
   g.memory_efficiency = fraction(eff, "memory");
   g.kernel_overhead = nonnegative_unit(eff, "kernel_overhead", parse_seconds);

@@ -61,12 +61,18 @@ struct StageParams {
   double dense = 0, expert = 0;
   [[nodiscard]] double total() const { return dense + expert; }
 };
+/// Parameters of stage `stage`'s transformer layers on one GPU (TP and EP shards): the
+/// stage's parameters less its embedding and output layer.
+StageParams stage_layer_split(const ModelSpec& m, const Plan& p, int stage);
 /// Parameters of stage `stage`'s model chunks on one GPU (TP and EP shards).
 StageParams stage_param_split(const ModelSpec& m, const TrainingSpec& t, const Plan& p, int stage);
 /// stage_param_split(...).total().
 double stage_params(const ModelSpec& m, const TrainingSpec& t, const Plan& p, int stage);
 /// Parameters one GPU updates in its optimizer step (its ZeRO shard with zero >= 1).
 double optimizer_params(const ModelSpec& m, const TrainingSpec& t, const Plan& p, int stage);
+/// Kernels of stage `stage`'s end-of-step update on one GPU: the optimizer step over its
+/// parameters and, under FP8 with Transformer Engine, the weights' cast to FP8 for the next step.
+std::vector<Op> optimizer_ops(const ModelSpec& m, const TrainingSpec& t, const Plan& p, int stage);
 /// GPUs over which the expert parameters are replicated (and ZeRO-sharded): dp x cp / ep, capped
 /// by the shard group with hybrid sharding.
 int expert_shard_group(const Plan& p);

@@ -80,7 +80,8 @@ struct TableCoverage {
 class TableCost final : public OpCostModel {
  public:
   /// `fallback` prices what the table does not cover; `table.samples` for other precisions than
-  /// `precision` are ignored. Throws std::invalid_argument if a sample has a non-positive or
+  /// `precision` are ignored (under fp8, bf16 samples price what does not run in FP8: the
+  /// attention core, memory-bound kernels and the GEMMs outside linear layers). Throws std::invalid_argument if a sample has a non-positive or
   /// non-finite time, negative or non-finite FLOPs or bytes, an impossible GEMM shape, or lacks
   /// the FLOPs (GEMM, attention) or bytes (memory-bound) its kind is priced by.
   TableCost(OpTable table, topo::Precision precision, RooflineCost fallback);
@@ -103,8 +104,10 @@ class TableCost final : public OpCostModel {
   topo::Precision precision_;
   RooflineCost fallback_;
   std::string name_;
-  double peak_ = 0;
-  std::vector<const OpSample*> gemms_;
+  double peak_ = 0;      ///< of everything but FP8 GEMMs (bf16 under FP8 training)
+  double fp8_peak_ = 0;  ///< of FP8 GEMMs, under FP8 training
+  std::vector<const OpSample*> gemms_;      ///< in the training precision (bf16 under FP8)
+  std::vector<const OpSample*> fp8_gemms_;  ///< FP8 samples, under FP8 training
   std::map<std::string, std::vector<const OpSample*>> attention_;  ///< by name (forward, backward)
   struct Fit {
     double overhead = 0, seconds_per_byte = 0;

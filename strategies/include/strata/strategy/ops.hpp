@@ -19,9 +19,11 @@ using sim::Bytes;
 using sim::Flops;
 using sim::Seconds;
 
-/// A (batched) matrix multiply C[m x n] = A[m x k] B[k x n], `batch` times.
+/// A (batched) matrix multiply C[m x n] = A[m x k] B[k x n], `batch` times; `fp8`: its inputs
+/// are FP8 (a linear layer under FP8 training), its output in the training precision.
 struct Gemm {
   long m = 0, n = 0, k = 0, batch = 1;
+  bool fp8 = false;
 };
 /// A fused attention kernel (FlashAttention-style); FLOPs are given by the op (the useful
 /// ones: half the score matrix when causal). The shape sets its efficiency where the GPU has a
@@ -63,6 +65,9 @@ struct LayerShape {
   AttentionKernel attention = AttentionKernel::flash;
   Framework framework = Framework::megatron;
   int element_bytes = 2;  ///< activations and weights in training precision
+  /// FP8 training (Transformer Engine's recipe): the linear layers' GEMMs take FP8 inputs cast
+  /// from the bf16 activations, weights and output gradients; everything else stays bf16.
+  bool fp8 = false;
   int cp = 1;             ///< context-parallel size
   CpComm cp_comm = CpComm::ring;
   // Mixture of experts: set on the shape of a MoE layer (see `moe_layer`).
@@ -87,6 +92,11 @@ struct LayerShape {
 /// layer, forward and backward.
 std::vector<Op> attention_forward(const LayerShape& s);
 std::vector<Op> attention_backward(const LayerShape& s);
+/// Kernels of one linear layer Y[m x n] = X[m x k] W[k x n] in the layers' precision: under FP8
+/// the GEMM in FP8 after the casts of X (and, with torchtitan's dynamic scaling, of W); its
+/// backward: the cast of dY, then dX and dW. What `layer_forward` and `layer_backward` use.
+std::vector<Op> linear_forward(const LayerShape& s, std::string_view name, long m, long n, long k);
+std::vector<Op> linear_backward(const LayerShape& s, std::string_view name, long m, long n, long k);
 /// Kernels of one layer's forward pass.
 std::vector<Op> layer_forward(const LayerShape& s);
 /// Kernels of one layer's backward pass (activation and weight gradients).
@@ -109,6 +119,10 @@ std::vector<Op> head_forward(const LayerShape& s);
 std::vector<Op> head_backward(const LayerShape& s);
 /// Adam step over `params` local parameters with fp32 master weights and moments.
 Op optimizer_step(double params);
+/// FP8 training with Transformer Engine: the cast of `params` bf16 weights of the linear layers
+/// to FP8 and its transpose, once per step (cached across the micro-batches). torchtitan's
+/// Float8Linear casts the weight in every forward instead (see `linear_forward`).
+Op fp8_weight_cast(double params);
 
 /// Tensor-parallel collectives of one layer's forward (or backward) pass: two all-reduces of
 /// the layer output, or with sequence parallelism two all-gathers and two reduce-scatters. For a
@@ -149,7 +163,8 @@ class OpCostModel {
 
 /// Roofline with GEMM shape efficiency: max(FLOPs / (peak x efficiency), bytes / (HBM x
 /// efficiency)) + kernel overhead. Efficiency of a GEMM falls with wave quantisation over the
-/// SMs and with short reduction dimensions.
+/// SMs and with short reduction dimensions. Under fp8 training only FP8 GEMMs (Gemm::fp8) run at
+/// the fp8 peak and matmul_fp8 efficiency; the other kernels at the bf16 peak.
 class RooflineCost final : public OpCostModel {
  public:
   /// Throws std::invalid_argument if `gpu` has no matrix units for `precision`.
@@ -165,7 +180,8 @@ class RooflineCost final : public OpCostModel {
 
  private:
   topo::GpuSpec gpu_;
-  sim::FlopRate peak_;
+  sim::FlopRate peak_;  ///< of everything but FP8 GEMMs (bf16 under FP8 training)
+  std::optional<sim::FlopRate> fp8_peak_;
 };
 
 }  // namespace strata::strategy

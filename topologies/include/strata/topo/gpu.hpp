@@ -97,6 +97,8 @@ struct GpuSpec {
   std::array<std::optional<FlopRate>, kPrecisionCount> peak;  ///< dense matrix peak; empty = unsupported
   ByteRate nvlink_bw;          ///< NVLink bandwidth per GPU, bytes/s per direction
   double matmul_efficiency = 0;   ///< fraction of peak a large GEMM sustains in training
+  /// Fraction of the fp8 peak a large FP8 GEMM sustains; set exactly when `peak` has fp8.
+  double matmul_fp8_efficiency = 0;
   double attention_efficiency = 0;  ///< fraction of peak a fused (flash) attention kernel sustains
                                     ///< where no measured curve exists for its library
   /// Measured fused-attention curves by library (AttentionLibrary); empty = not measured.

@@ -649,6 +649,7 @@ class Builder {
     std::vector<int> backward_seen(plan_.vpp, 0);
     std::vector<bool> gathered(plan_.vpp, false);
     zero3_window_.clear();
+    zero3_unsynced_.clear();
     stage_last_ = kNone;  // the previous stage's tasks are another GPU's
     cursor_ = kNone;
     side_.clear();
@@ -762,10 +763,53 @@ class Builder {
   }
 
   // ZeRO-3 without a pipeline: gather before every use, at most two layers gathered at once.
-  TaskId zero3_gather(int gpu, double params, int s, int mb, int layer) {
-    const TaskId g = gather(gpu, params, s, mb, layer);
-    if (zero3_window_.size() >= 2) graph_.precede(zero3_window_[zero3_window_.size() - 2], g);
-    return g;
+  // DeepSpeed before v0.6 (zero3_blocking_fetch) gathers `matrices` weight matrices one after
+  // another, the first once the previous layer's kernels end (the prefetch bucket holds less
+  // than a layer) or the layer before it (it holds a whole layer), and copies each gathered
+  // matrix out of PyTorch's flat buffer into its rank's chunk with one kernel per rank.
+  TaskId zero3_gather(Pass& ps, double params, int s, int mb, int layer, int matrices = 1) {
+    if (!train_.zero3_blocking_fetch) {
+      const TaskId g = gather(gpu_, params, s, mb, layer);
+      if (zero3_window_.size() >= 2) graph_.precede(zero3_window_[zero3_window_.size() - 2], g);
+      return g;
+    }
+    const int per_layer = kDeepSpeedLayerMatrices;
+    const std::size_t window = params / matrices * per_layer <= kDeepSpeedPrefetchElements ? 2 : 1;
+    const int ranks = dense_dp(s).shard.shape.size;
+    const topo::GpuSpec& gpu = cluster_.gpu;
+    const double bytes = params / matrices * shape_.element_bytes;
+    const Seconds copies = gpu.kernel_overhead * ranks + Bytes(2 * bytes) / gpu.memory_bw;
+    TaskId last = kNone;
+    for (int i = 0; i < matrices; ++i) {
+      const TaskId g = gather(gpu_, params / matrices, s, mb, layer);
+      if (last != kNone) {
+        graph_.precede(last, g);
+      } else {
+        // Without a whole layer in the prefetch bucket, the fetch waits for every kernel issued
+        // before it (the embedding's and the head's too); with one, for the layer before last.
+        if (window == 1 && cursor_ != kNone) graph_.precede(cursor_, g);
+        else if (zero3_window_.size() >= window) graph_.precede(zero3_window_[zero3_window_.size() - window], g);
+        // torch.cuda.synchronize() waits for every stream: the reduce-scatters issued so far too.
+        for (TaskId r : zero3_unsynced_) graph_.precede(r, g);
+        zero3_unsynced_.clear();
+      }
+      last = kernels(ps, Category::dp_comm, copies, s, mb, layer);
+      graph_.precede(g, last);
+    }
+    return last;
+  }
+  // Gathers of a layer's weights in DeepSpeed's blocking fetch: one per matrix for the forward
+  // (or the recomputed forward), and in the backward after a recompute the matrices released
+  // in between: those whose reuse distance, the elements used between the two uses (the later
+  // matrices, twice), exceeds stage3_max_reuse_distance's default of 1e9.
+  int zero3_matrices(double params, bool backward_after_recompute) const {
+    if (!train_.zero3_blocking_fetch) return 1;
+    const int k = kDeepSpeedLayerMatrices;
+    if (!backward_after_recompute) return k;
+    int regathered = 0;
+    for (int j = 0; j < k; ++j)
+      if (2.0 * (k - 1 - j) * params / k > kDeepSpeedReuseDistance) ++regathered;
+    return k + regathered;
   }
   void zero3_consumed(TaskId consumer) { zero3_window_.push_back(consumer); }
   bool zero3_per_use() const { return plan_.zero == 3 && plan_.pp == 1; }
@@ -849,7 +893,10 @@ class Builder {
     }
     for (int l = first_layer; l < first_layer + layers; ++l) {
       std::optional<TaskId> g;
-      if (zero3_per_use()) g = zero3_gather(gpu_, layer_params(l).total(), s, mb, l);
+      if (zero3_per_use()) {
+        const double params = layer_params(l).total();
+        g = zero3_gather(ps, params, s, mb, l, zero3_matrices(params, false));
+      }
       const TaskId before = graph_.size();
       layer_forward_tasks(ps, s, mb, l, Category::forward);
       if (g) {
@@ -912,7 +959,12 @@ class Builder {
       const int i = l - first_layer;
       const Bucket lp = layer_params(l);
       std::optional<TaskId> g;
-      if (zero3_per_use() && input) g = zero3_gather(gpu_, lp.total(), s, mb, l);
+      if (zero3_per_use() && input) {
+        const int k = zero3_matrices(lp.total(), recomputed(i));
+        // One gather for the recompute and the backward, or k matrices of a quarter layer each.
+        const double params = train_.zero3_blocking_fetch ? lp.total() / kDeepSpeedLayerMatrices * k : lp.total();
+        g = zero3_gather(ps, params, s, mb, l, k);
+      }
       const TaskId before = graph_.size();
       if (input && recomputed(i)) {
         const LayerCosts& c = model_.moe_layer(l) ? costs_.moe : costs_.dense;
@@ -928,7 +980,13 @@ class Builder {
       }
       if (!weight) continue;  // gradients are complete after the weight-gradient pass
       if (zero3_per_use()) {
-        reduce(gpu_, ps.last, lp, s, mb, l, reductions);
+        // DeepSpeed before v0.6 reduce-scatters each weight matrix on its own.
+        const int k = train_.zero3_blocking_fetch ? kDeepSpeedLayerMatrices : 1;
+        const std::size_t before_reduce = reductions.size();
+        for (int j = 0; j < k; ++j) reduce(gpu_, ps.last, {lp.dense / k, lp.expert / k}, s, mb, l, reductions);
+        if (train_.zero3_blocking_fetch)
+          zero3_unsynced_.insert(zero3_unsynced_.end(), reductions.begin() + static_cast<std::ptrdiff_t>(before_reduce),
+                                 reductions.end());
         continue;
       }
       bucket.dense += lp.dense;
@@ -1050,6 +1108,7 @@ class Builder {
   Bytes p2p_bytes_;
   std::vector<Pass> passes_;
   std::vector<TaskId> zero3_window_;
+  std::vector<TaskId> zero3_unsynced_;  // reduce-scatters the next blocking fetch waits for
   TaskId stage_last_ = kNone;  // last compute task of the stage being emitted
   int gpu_ = 0;                // representative GPU of the stage being emitted
   TaskId cursor_ = kNone;      // latest compute-stream task of the pass being emitted

@@ -224,6 +224,11 @@ MemoryReport plan_memory(const ModelSpec& m, const TrainingSpec& t, const Plan& 
           // upcasts unsharded gradients to its reduce dtype while gradient sync is off).
           mem.weights += Bytes(E * P);
           mem.gradients += Bytes(t.grad_reduce_bytes() * P);
+        } else if (t.zero3_blocking_fetch) {
+          // DeepSpeed before v0.6: at most one layer's matrices gathered (a matrix is released
+          // after use unless reused soon, and prefetch is below a matrix), and the gradient
+          // bucket its reduce-scatters read from (reduce_bucket_size's default, 5e8 elements).
+          mem.transient += Bytes((m.layer_params() / p.tp + std::min(5e8, m.layer_params() / p.tp)) * E);
         } else {
           // Two layers gathered at a time (the current one and the prefetched one).
           const double biggest = m.moe() ? m.moe_layer_dense_params() + m.moe_layer_expert_params() / p.ep

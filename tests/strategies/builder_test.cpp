@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <stdexcept>
+#include <variant>
 
 #include "common.hpp"
 #include "strata/strategy/builder.hpp"
@@ -130,4 +131,57 @@ TEST_CASE("builder: overlapping gradient reduction with backward never slows the
   t.overlap_grad_reduce = true;
   const double overlapped = backend->replay(strategy::build_task_graph(m, t, c, p, cost, strategy::Granularity::layer), c.network()).step_time.value();
   CHECK(overlapped < serial);
+}
+
+TEST_CASE("builder: DeepSpeed's 2021 ZeRO-3 gathers every weight matrix apart and no gather overlaps compute") {
+  // 8 layers of 12 x 4096^2 = 201M parameters: above the 5e7-element prefetch bucket, so each
+  // layer's gathers wait for the previous layer's kernels; quarter-layer reuse distances
+  // (2 x 3 x 50M at most) stay under 1e9, so the backward reuses the recompute's gathers.
+  const auto m = test::gpt(8, 4096, 32, 2048);
+  const strategy::RooflineCost cost(test::test_gpu(), topo::Precision::bf16);
+  const auto c = test::test_cluster(64);
+  auto p = test::plan(1, 1, 64, 1);
+  p.zero = 3;
+  p.recompute = strategy::Recompute::full;
+  auto t = test::training(64);
+  const auto backend = sim::make_analytical_backend();
+  struct Seen {
+    int gathers = 0, reduce_scatters = 0, overlapping = 0;
+    double step = 0;
+  };
+  const auto run = [&](bool blocking) {
+    t.zero3_blocking_fetch = blocking;
+    const auto g = strategy::build_task_graph(m, t, c, p, cost, strategy::Granularity::layer);
+    const auto r = backend->replay(g, c.network());
+    Seen s;
+    s.step = r.step_time.value();
+    for (sim::TaskId v = 0; v < g.size(); ++v) {
+      const auto* w = std::get_if<sim::CollectiveWork>(&g.task(v).work);
+      if (!w || g.task(v).gpu != 0) continue;
+      if (w->collective.op == sim::CollectiveOp::all_gather) {
+        ++s.gathers;
+        for (sim::TaskId u = 0; u < g.size(); ++u) {
+          const auto& k = g.task(u);
+          const bool kernel = k.gpu == 0 && k.lane == sim::Lane::compute &&
+                              (k.category == Category::forward || k.category == Category::backward ||
+                               k.category == Category::recompute);
+          if (kernel && r.timings[u].start < r.timings[v].finish && r.timings[v].start < r.timings[u].finish) {
+            ++s.overlapping;
+            break;
+          }
+        }
+      }
+      if (w->collective.op == sim::CollectiveOp::reduce_scatter) ++s.reduce_scatters;
+    }
+    return s;
+  };
+  const Seen fsdp = run(false), ds = run(true);
+  // FSDP-style: one gather per layer for the forward and one for recompute + backward.
+  CHECK(fsdp.gathers == 2 * 8);
+  CHECK(fsdp.reduce_scatters == 8 + 1);  // and the embedding's
+  CHECK(fsdp.overlapping > 0);
+  CHECK(ds.gathers == 2 * 8 * strategy::kDeepSpeedLayerMatrices);
+  CHECK(ds.reduce_scatters == 8 * strategy::kDeepSpeedLayerMatrices + 1);
+  CHECK(ds.overlapping == 0);
+  CHECK(ds.step > fsdp.step);
 }

@@ -527,6 +527,15 @@ void read_case(MapReader& c, ValidationCase& vc, Presets& presets) {
     }
     if (sp.sequence_parallel.empty()) sp.sequence_parallel = {false};
   }
+  if (!titan && year > 0 && year <= 2021 && sp.zero.values == std::vector<int>{3}) {
+    // ZeRO-3 outside torchtitan is DeepSpeed's (Megatron-LM had none); before v0.6.0 (March
+    // 2022) its parameter fetch blocked compute: see TrainingSpec::zero3_blocking_fetch.
+    vc.training.zero3_blocking_fetch = true;
+    vc.assumptions.push_back(
+        "zero3=deepspeed-2021: one all-gather per weight matrix after torch.cuda.synchronize(), 5e7-element "
+        "prefetch, one copy kernel per rank (PyTorch list all_gather), one reduce-scatter per matrix "
+        "(DeepSpeed v0.3.16-v0.5.10 stage3.py)");
+  }
   if (!titan && year > 0 && year <= 2020 && sp.micro_batch.values.empty() && !sp.dp.values.empty() &&
       vc.training.global_batch > 0 && vc.training.global_batch % sp.dp.values.front() == 0) {
     // Megatron-LM v1 (2020) had no gradient accumulation: each replica ran its whole batch.

@@ -32,6 +32,16 @@ enum class Granularity { chunk, layer };
 /// Elements per data-parallel gradient bucket (Megatron-LM's default).
 inline constexpr double kBucketParams = 40e6;
 
+/// DeepSpeed ZeRO-3 before v0.6.0 (TrainingSpec::zero3_blocking_fetch): elements prefetched
+/// ahead of the running sub-module (stage3_prefetch_bucket_size's default, 5e7) and weight
+/// matrices gathered one by one per transformer layer (QKV, attention output, MLP in, MLP out;
+/// biases and norms are below stage3_param_persistence_threshold = 1e5 and stay resident).
+inline constexpr double kDeepSpeedPrefetchElements = 5e7;
+inline constexpr int kDeepSpeedLayerMatrices = 4;
+/// stage3_max_reuse_distance's default: a gathered matrix used again within this many
+/// elements of other parameters stays gathered.
+inline constexpr double kDeepSpeedReuseDistance = 1e9;
+
 /// Times of one layer's pieces for one micro-batch on one GPU, s.
 struct LayerCosts {
   Seconds forward, backward, recompute;      ///< kernels (recompute: of the plan's kind)

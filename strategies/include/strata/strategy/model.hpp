@@ -106,6 +106,13 @@ struct TrainingSpec {
   /// rank sends the whole activation (DeepSpeed's pipeline engine). Always true with sequence
   /// parallelism, where activations are sharded anyway.
   bool p2p_scatter_gather = true;
+  /// ZeRO-3 as DeepSpeed ran it before v0.6.0 (March 2022), runtime/zero/stage3.py and
+  /// partition_parameters.py: one NCCL all-gather per partitioned weight matrix, each after a
+  /// torch.cuda.synchronize() (so no gather overlaps compute beyond a prefetch bucket of
+  /// kDeepSpeedPrefetchElements), each through PyTorch's list all_gather (one copy kernel per rank),
+  /// and one reduce-scatter per weight matrix. Without it ZeRO-3 is FSDP-style: one gather per
+  /// layer, up to two layers in flight beside compute.
+  bool zero3_blocking_fetch = false;
   /// Bytes per element of data-parallel gradient reduction.
   [[nodiscard]] int grad_reduce_bytes() const;
   /// Throws std::invalid_argument naming the first impossible or out-of-range field: sizes over

@@ -48,16 +48,16 @@ CaseResult run_case(const ValidationCase& c, const strategy::SearchOptions& opti
   }
   if (s.ranked.empty()) {
     r.status = "infeasible";
+    // Every rejection reason with its count, the commonest first: the one that matters (out of
+    // memory for a fixed plan) may be no more common than the search's structural rejections.
+    std::vector<std::pair<std::int64_t, std::string>> reasons;
+    for (const auto& [reason, n] : s.stats.infeasible) reasons.emplace_back(-n, reason);
+    std::sort(reasons.begin(), reasons.end());
     std::string why;
-    std::int64_t most = 0;
-    for (const auto& [reason, n] : s.stats.infeasible)
-      if (n > most) {
-        most = n;
-        why = reason;
-      }
+    for (const auto& [n, reason] : reasons) why += (why.empty() ? "" : ", ") + reason + ": " + std::to_string(-n);
     r.reason = s.stats.enumerated == 0 ? "no plan matches the published fields"
                                        : "no feasible plan among " + std::to_string(s.stats.enumerated) +
-                                             " (most common: " + why + ")";
+                                             " (" + why + ")";
     if (!s.stats.errors.empty()) r.reason += "; " + s.stats.errors.front();
     return r;
   }

@@ -59,6 +59,60 @@ TEST_CASE("cases: scale-out descriptions in the spellings published runs use") {
   }
 }
 
+TEST_CASE("cases: scale-up descriptions become a per-GPU rate") {
+  const auto a100 = scenario::load_gpu(dirs().gpus / "a100-sxm-80gb.yaml");
+  const auto h100 = scenario::load_gpu(dirs().gpus / "h100-sxm-80gb.yaml");
+  // PCIe x16 per direction: 16 GT/s x 16 lanes / 8 x 128/130 (Gen4), twice that for Gen5.
+  const double gen4 = 16e9 * 2 * 128 / 130, gen5 = 2 * gen4;
+  struct Want {
+    const char* text;
+    const topo::GpuSpec* gpu;
+    double bandwidth;  // bytes/s per direction
+    bool nvswitch;
+    bool pcie_efficiency;  // the PCIe copy efficiency replaces the preset's
+    bool assumption;
+  };
+  for (const Want w : {Want{"NVLink/NVSwitch (DGX A100)", &a100, 300e9, true, false, false},
+                       Want{"NVLink (fully connected, Grand Teton)", &h100, 450e9, true, false, false},
+                       Want{"NVLink 4, 900 GB/s", &h100, 450e9, true, false, false},
+                       Want{"NVLink, 450 GB/s per direction", &h100, 450e9, true, false, false},
+                       Want{"NVL72, 1.8 TB/s", &h100, 900e9, true, false, false},
+                       Want{"PCIe Gen4", &a100, gen4, false, true, true},
+                       Want{"PCIe 5.0 x16 switches", &a100, gen5, false, true, true},
+                       Want{"pcie", &h100, gen5, false, true, true},
+                       Want{"2x A100 PCIe with NVLink bridge pairs", &a100, gen4, false, true, true},
+                       Want{"NVLink bridges", &h100, gen5, false, true, true},
+                       Want{"NVLink hybrid cube mesh", &a100, 300e9, false, false, true},
+                       Want{"a very fast backplane", &a100, 300e9, true, false, true}}) {
+    INFO(w.text);
+    const auto r = scenario::parse_scale_up(w.text, *w.gpu);
+    CHECK(r.bandwidth.value() == doctest::Approx(w.bandwidth));
+    CHECK(r.nvswitch == w.nvswitch);
+    CHECK(r.efficiency.has_value() == w.pcie_efficiency);
+    if (r.efficiency) CHECK(*r.efficiency == doctest::Approx(55.43e9 / gen5));
+    CHECK(r.assumption.empty() != w.assumption);
+  }
+  // A case on PCIe GPUs is scored, at the PCIe rate, without NVLS, with the reading recorded.
+  const test::TempDir dir;
+  const auto file = dir.write("pcie_case.yaml", R"(version: 1
+cases:
+- id: pcie_run
+  source: a 2024 benchmark
+  model: {name: m, layers: 24, hidden: 2048, heads: 16, vocab: 51200, seq_len: 2048}
+  cluster: {gpu: h100-sxm-80gb, gpus: 8, gpus_per_node: 8, scale_up: "8x H100 PCIe, Gen5 switches"}
+  plan: {tp: 8, pp: 1, dp: 1, micro_batch: 1, global_batch: 8, recompute: none, precision: bf16}
+  target: {iteration_s: 1.0}
+)");
+  const auto cases = scenario::load_cases(file, dirs());
+  REQUIRE(cases.size() == 1);
+  const auto& c = cases.front();
+  CHECK_FALSE(c.unsupported);
+  CHECK(c.cluster.scale_up.bandwidth.value() == doctest::Approx(gen5));
+  CHECK(c.cluster.scale_up.nvls_efficiency == 0);
+  CHECK(std::any_of(c.assumptions.begin(), c.assumptions.end(),
+                    [](const std::string& a) { return a.find("PCIe Gen5 x16") != std::string::npos; }));
+}
+
 TEST_CASE("cases: the calibration set loads with every case classified") {
   const auto cases = scenario::load_cases(test::validation_dir() / "calibration.yaml", dirs());
   CHECK(cases.size() >= 70);

@@ -170,6 +170,7 @@ void GpuSpec::check() const {
   need(rate(memory_bw), g + "memory_bandwidth must be between 1 Kb/s and 1 PB/s");
   need(sms > 0 && sms <= limits::max_sms, g + "sms must be between 1 and " + std::to_string(limits::max_sms));
   need(rate(nvlink_bw), g + "nvlink must be between 1 Kb/s and 1 PB/s");
+  need(pcie_generation == 0 || (pcie_generation >= 3 && pcie_generation <= 6), g + "pcie must be 3, 4, 5 or 6");
   need(fraction(matmul_efficiency), g + "efficiency.matmul must be in (0, 1]");
   if (supports(Precision::fp8))
     need(fraction(matmul_fp8_efficiency), g + "efficiency.matmul_fp8 must be in (0, 1] (the GPU has an fp8 peak)");

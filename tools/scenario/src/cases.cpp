@@ -178,6 +178,119 @@ std::optional<std::pair<int, sim::ByteRate>> parse_scale_out(const std::string& 
 
 namespace {
 
+// ASCII lower case (bytes above 0x7F as they are).
+std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// `word` (lower case) in `s` (lower case) not preceded by a letter; npos if none.
+std::size_t find_word(std::string_view s, std::string_view word, std::size_t from = 0) {
+  for (std::size_t i = s.find(word, from); i != std::string_view::npos; i = s.find(word, i + 1))
+    if (i == 0 || !letter(s[i - 1])) return i;
+  return std::string_view::npos;
+}
+
+// PCIe generation 3-6 named in `s` (lower case): "gen4", "gen 5", "pcie4", "pcie 4.0",
+// "pcie gen5", "pcie-5"; 0 if none.
+int pcie_generation(std::string_view s) {
+  for (std::string_view lead : {"gen", "pcie"}) {
+    for (std::size_t i = find_word(s, lead); i != std::string_view::npos; i = find_word(s, lead, i + 1)) {
+      std::size_t j = i + lead.size();
+      if (j < s.size() && (s[j] == ' ' || s[j] == '-')) ++j;
+      if (j < s.size() && s[j] >= '3' && s[j] <= '6' && (j + 1 == s.size() || !digit(s[j + 1]) ||
+                                                          (s[j + 1] == '.' && j + 2 < s.size() && s[j + 2] == '0')))
+        return s[j] - '0';
+    }
+  }
+  return 0;
+}
+
+// Data rate of a PCIe x16 link per direction, bytes/s: 8, 16, 32, 64 GT/s per lane for
+// generations 3-6, 128b/130b encoding (Gen6's FLIT mode carries 242 data bytes of 256).
+double pcie_x16_rate(int gen) {
+  const double lanes = 16.0 / 8.0;  // bytes per transfer across 16 lanes
+  switch (gen) {
+    case 3: return 8e9 * lanes * 128 / 130;
+    case 4: return 16e9 * lanes * 128 / 130;
+    case 5: return 32e9 * lanes * 128 / 130;
+    default: return 64e9 * lanes * 242 / 256;
+  }
+}
+
+// What PCIe copies reach of the x16 rate: nvbandwidth's host-to-device copy over PCIe Gen5 x16
+// on H200 moved 55.43 GB/s (shared/validation/hopper/collectives.csv).
+double pcie_efficiency() { return 55.43e9 / pcie_x16_rate(5); }
+
+// A bandwidth in the text: "(\d+(\.\d+)?)\s*(GB/s|TB/s)", bytes/s; 0 if none or out of range.
+double stated_rate(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (!run_start(s, i)) continue;
+    const std::size_t e = decimal_end(s, i);
+    const std::size_t u = skip_spaces(s, e);
+    double scale = 0;
+    if (s.substr(u, 4) == "gb/s") scale = 1e9;
+    else if (s.substr(u, 4) == "tb/s") scale = 1e12;
+    if (scale == 0) continue;
+    double v = 0;
+    std::from_chars(s.data() + i, s.data() + e, v);
+    const double rate = v * scale;
+    if (rate >= tlim::min_byte_rate && rate <= tlim::max_byte_rate) return rate;
+  }
+  return 0;
+}
+
+}  // namespace
+
+ScaleUpReading parse_scale_up(const std::string& text, const topo::GpuSpec& gpu) {
+  const std::string s = lowered(text);
+  const std::string quoted = shown(text);
+  const auto has = [&](std::string_view w) { return find_word(s, w) != std::string::npos; };
+  ScaleUpReading r;
+  r.bandwidth = gpu.nvlink_bw;
+  const bool nvlink = has("nvlink") || has("nvswitch") || has("nvl");
+  const bool bridge = has("bridge");
+  if (has("pcie") && (!nvlink || bridge)) {
+    const int stated = pcie_generation(s);
+    const int gen = stated ? stated : gpu.pcie_generation ? gpu.pcie_generation : 4;
+    r.bandwidth = sim::ByteRate(pcie_x16_rate(gen));
+    r.efficiency = pcie_efficiency();
+    r.nvswitch = false;
+    const std::string rate = "PCIe Gen" + std::to_string(gen) + " x16" +
+                             (stated ? "" : gpu.pcie_generation ? " (the GPU's)" : " (generation not given)");
+    r.assumption = bridge ? "scale_up " + quoted + ": NVLink bridges join pairs only, so rings beyond a pair run at the " +
+                                rate + " rate (a pair's own traffic is under-estimated)"
+                          : "scale_up " + quoted + ": " + rate + " between the GPUs, no NVLink";
+    return r;
+  }
+  if (nvlink && bridge) {
+    const int gen = gpu.pcie_generation ? gpu.pcie_generation : 4;
+    r.bandwidth = sim::ByteRate(pcie_x16_rate(gen));
+    r.efficiency = pcie_efficiency();
+    r.nvswitch = false;
+    r.assumption = "scale_up " + quoted + ": NVLink bridges join pairs only, so rings beyond a pair cross PCIe Gen" +
+                   std::to_string(gen) + " x16 and run at its rate (a pair's own traffic is under-estimated)";
+    return r;
+  }
+  if (!nvlink) {
+    r.assumption = "scale_up " + quoted + " not read: the " + gpu.name + "'s NVLink through NVSwitch";
+    return r;
+  }
+  if (const double rate = stated_rate(s); rate > 0) {
+    const bool one_way = has("per direction") || has("each direction") || has("unidirectional") || has("uni-directional");
+    r.bandwidth = sim::ByteRate(one_way ? rate : rate / 2);
+  }
+  const bool mesh = has("mesh") || has("hybrid cube");
+  r.nvswitch = !mesh;
+  if (mesh)
+    r.assumption = "scale_up " + quoted + ": a partial NVLink mesh at the GPU's NVLink rate (NCCL's rings use every link), no NVLS";
+  return r;
+}
+
+namespace {
+
 // The first year 2010-2029 in `s` ("... 2021 ...", "2022-04-28"), 0 if none.
 int first_year(std::string_view s) {
   for (std::size_t i = 0; i + 4 <= s.size(); ++i)
@@ -197,11 +310,7 @@ int source_year(const std::string& id, const std::string& source, const std::vec
 
 // ASCII case-insensitive search (bytes above 0x7F compare as they are).
 bool contains(const std::string& text, const std::string& word) {
-  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-  std::string a = text, b = word;
-  std::transform(a.begin(), a.end(), a.begin(), lower);
-  std::transform(b.begin(), b.end(), b.begin(), lower);
-  return a.find(b) != std::string::npos;
+  return lowered(text).find(lowered(word)) != std::string::npos;
 }
 
 std::optional<int> opt_int(MapReader& r, const std::string& key, int lo, int hi) {
@@ -412,8 +521,13 @@ void read_case(MapReader& c, ValidationCase& vc, Presets& presets) {
     vc.cluster.gpus = gpus;
     vc.cluster.gpus_per_node = per_node;
     vc.cluster.scale_up.bandwidth = vc.cluster.gpu.nvlink_bw;
-    if (scale_up && !contains(*scale_up, "nvlink"))
-      unsupported("scale-up network " + shown(*scale_up) + " is not modelled");
+    if (scale_up) {
+      const ScaleUpReading up = parse_scale_up(*scale_up, vc.cluster.gpu);
+      vc.cluster.scale_up.bandwidth = up.bandwidth;
+      if (up.efficiency) vc.cluster.scale_up.efficiency = *up.efficiency;
+      if (!up.nvswitch) vc.cluster.scale_up.nvls_efficiency = 0;
+      if (!up.assumption.empty()) vc.assumptions.push_back(up.assumption);
+    }
     if (scale_out) {
       std::optional<std::pair<int, sim::ByteRate>> nics;
       try {

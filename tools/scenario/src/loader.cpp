@@ -533,6 +533,8 @@ void read_gpu(MapReader& r, topo::GpuSpec& g) {
   g.memory_bw = positive_unit(r, "memory_bandwidth", parse_byte_rate);
   g.sms = positive(r, "sms", tlim::max_sms);
   g.nvlink_bw = positive_unit(r, "nvlink", parse_byte_rate);
+  if (r.has("pcie")) g.pcie_generation = r.integer("pcie", 3, 6);
+  r.maybe("pcie");
   MapReader peak = r.map("peak");
   for (const std::string& k : peak.keys()) {
     const auto p = topo::parse_precision(k);

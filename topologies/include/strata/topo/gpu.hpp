@@ -96,6 +96,7 @@ struct GpuSpec {
   int sms = 0;        ///< streaming multiprocessors (for GEMM wave quantisation)
   std::array<std::optional<FlopRate>, kPrecisionCount> peak;  ///< dense matrix peak; empty = unsupported
   ByteRate nvlink_bw;          ///< NVLink bandwidth per GPU, bytes/s per direction
+  int pcie_generation = 0;     ///< PCIe generation of the GPU's x16 host link (3-6); 0: not given
   double matmul_efficiency = 0;   ///< fraction of peak a large GEMM sustains in training
   /// Fraction of the fp8 peak a large FP8 GEMM sustains; set exactly when `peak` has fp8.
   double matmul_fp8_efficiency = 0;

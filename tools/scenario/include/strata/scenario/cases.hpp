@@ -47,4 +47,26 @@ std::vector<ValidationCase> load_cases(const std::filesystem::path& file, const 
 /// outside topo::limits' bandwidths.
 std::optional<std::pair<int, sim::ByteRate>> parse_scale_out(const std::string& text, int gpus_per_node);
 
+/// What a published scale-up description ("NVLink/NVSwitch (DGX A100)", "PCIe Gen4",
+/// "NVLink bridges in pairs over PCIe", "NVLink 4, 900 GB/s") says about the links
+/// between the GPUs of a node, as strata models them: one rate per GPU for every ring inside the
+/// node.
+struct ScaleUpReading {
+  sim::ByteRate bandwidth;  ///< per GPU and direction, line rate, bytes/s
+  /// Fraction of `bandwidth` a ring moves; nullopt: the cluster preset's (fitted for NVLink).
+  std::optional<double> efficiency;
+  bool nvswitch = true;     ///< an NVSwitch (NVLS possible); false for PCIe, bridges, meshes
+  std::string assumption;   ///< what strata took the text to mean, for the case's assumptions
+};
+
+/// Reads a scale-up description for GPUs of type `gpu`. NVSwitch, NVL72 and fully connected
+/// NVLink run at the GPU's NVLink rate, or at the rate the text gives (GB/s or TB/s, the
+/// vendors' total of both directions unless it says "per direction" or "unidirectional");
+/// PCIe at the x16 rate of its generation (stated, else the GPU's) times the measured PCIe
+/// copy efficiency; NVLink bridges join pairs, so every ring beyond a pair crosses PCIe and runs
+/// at its rate; a partial NVLink mesh at the GPU's NVLink rate (NCCL's rings use every link).
+/// Text it cannot read falls back to the GPU's NVLink rate, saying so in `assumption`. Never
+/// throws beyond std::bad_alloc.
+ScaleUpReading parse_scale_up(const std::string& text, const topo::GpuSpec& gpu);
+
 }  // namespace strata::scenario

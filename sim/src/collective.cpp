@@ -63,10 +63,12 @@ void NetworkSpec::check() const {
   need(positive(reduction_bw.value()), "reduction_bw");
   need(nonnegative(scale_up_latency.value()) && nonnegative(scale_out_latency.value()) &&
            nonnegative(collective_launch.value()) && nonnegative(p2p_launch.value()) &&
-           nonnegative(tree_latency.value()),
+           nonnegative(tree_latency.value()) && nonnegative(nvls_tree_latency.value()),
        "latency");
   need(nonnegative(nvls_bw.value()) && nonnegative(loop_bytes.value()), "nvls_bw and loop_bytes");
   need(partial_loop_efficiency > 0 && partial_loop_efficiency <= 1, "partial_loop_efficiency");
+  need(nvls_channels >= 0 && nonnegative(nvls_tree_chunk.value()), "nvls_channels and nvls_tree_chunk");
+  need(nvls_channels == 0 || positive(nvls_tree_chunk.value()), "nvls_tree_chunk (with nvls_channels)");
   if (fabric) {
     fabric->check();
     if (fabric->gpus() < gpus || fabric->gpus_per_domain != gpus_per_node)
@@ -77,7 +79,8 @@ void NetworkSpec::check() const {
 bool same_network(const NetworkSpec& a, const NetworkSpec& b) {
   // A field added to NetworkSpec must be compared here: the analytical backend reuses flow
   // times across replays on the same network.
-  static_assert(sizeof(NetworkSpec) == 2 * sizeof(int) + 11 * sizeof(double) + sizeof(std::shared_ptr<const Fabric>),
+  // Three ints and one int's padding.
+  static_assert(sizeof(NetworkSpec) == 4 * sizeof(int) + 13 * sizeof(double) + sizeof(std::shared_ptr<const Fabric>),
                 "compare every NetworkSpec field in same_network");
   const bool fabrics = a.fabric == b.fabric || (a.fabric && b.fabric && *a.fabric == *b.fabric);
   return a.gpus == b.gpus && a.gpus_per_node == b.gpus_per_node && a.scale_up_bw == b.scale_up_bw &&
@@ -85,7 +88,8 @@ bool same_network(const NetworkSpec& a, const NetworkSpec& b) {
          a.scale_out_latency == b.scale_out_latency && a.collective_launch == b.collective_launch &&
          a.reduction_bw == b.reduction_bw && a.p2p_launch == b.p2p_launch && a.nvls_bw == b.nvls_bw &&
          a.loop_bytes == b.loop_bytes && a.partial_loop_efficiency == b.partial_loop_efficiency &&
-         a.tree_latency == b.tree_latency && fabrics;
+         a.tree_latency == b.tree_latency && a.nvls_channels == b.nvls_channels &&
+         a.nvls_tree_latency == b.nvls_tree_latency && a.nvls_tree_chunk == b.nvls_tree_chunk && fabrics;
 }
 
 std::shared_ptr<const Fabric> NetworkSpec::links() const {
@@ -112,6 +116,20 @@ int ceil_log2(int m) {
   int k = 0;
   while ((1 << k) < m) ++k;
   return k;
+}
+
+// The chunk NCCL's NVLSTree moves a buffer of `s` bytes in, from its largest chunk `largest`,
+// with `ops` = channels x heads chunks in flight: NCCL halves it down to 32 KiB for buffers of
+// few chunks (src/enqueue.cc, computeCollChunkInfo, NVLS_TREE branch, NCCL 2.20.3 b6475625;
+// the same ladder at 5067397c), and a head's channel never holds more than its share.
+double nvls_tree_chunk(double s, double ops, double largest) {
+  constexpr double KiB = 1024;
+  double c = largest;
+  if (s < 32 * ops * c && c > 256 * KiB) c = 256 * KiB;
+  if (s < 16 * ops * c && c > 128 * KiB) c = 128 * KiB;
+  if (s < 4 * ops * c && c > 64 * KiB) c = 64 * KiB;
+  if (s < 1 * ops * c && c > 32 * KiB) c = 32 * KiB;
+  return std::min(c, s / ops);
 }
 
 }  // namespace
@@ -210,8 +228,11 @@ CollectiveCost lower_with(Algorithm a, const Collective& c, const NetworkSpec& n
   const double frac = static_cast<double>(n - 1) / n;
   const bool ar = c.op == CollectiveOp::all_reduce;
   // NCCL moves a buffer in loops of loop_bytes per rank; below one loop its chunks are short and
-  // the pipeline runs at a lower rate (the staircase nccl-tests shows at small sizes).
-  const bool partial = net.loop_bytes.value() > 0 && s / n < net.loop_bytes.value();
+  // the pipeline runs at a lower rate (the staircase nccl-tests shows at small sizes). A ring's
+  // rank holds 1/n of the buffer, a tree's domain head 1/g of it (NVLSTree: a loop is channels x
+  // heads x chunk), so 16 GiB over 8,192 GPUs is a full loop on the tree, not 2 MiB per rank.
+  const double per_rank = a == Algorithm::tree ? s / g : s / n;
+  const bool partial = net.loop_bytes.value() > 0 && per_rank < net.loop_bytes.value();
   const double eff = partial ? net.partial_loop_efficiency : 1.0;
   const Seconds up_hop = net.scale_up_latency, out_hop = net.scale_out_latency;
   const Seconds tree_hop = net.tree_latency.value() > 0 ? net.tree_latency : out_hop;
@@ -238,7 +259,10 @@ CollectiveCost lower_with(Algorithm a, const Collective& c, const NetworkSpec& n
       } else {
         up = sent * (g - 1) / g, out = sent / gn;
       }
-      latency = (m > 1 ? std::max(up_hop, out_hop) : up_hop) * cost.steps;
+      // Only the hops between domains run at the scale-out latency: 2(m-1) of an all-reduce's,
+      // m-1 of the others' (NCCL's tuner, src/graph/tuning.cc, nInterSteps, NCCL 2.24.3 6aae3792).
+      const int across = m > 1 ? (ar ? 2 : 1) * (m - 1) : 0;
+      latency = up_hop * (cost.steps - across) + out_hop * across;
       up /= eff, out /= eff;
       break;
     }
@@ -259,9 +283,22 @@ CollectiveCost lower_with(Algorithm a, const Collective& c, const NetworkSpec& n
       // large trees, like a ring). A chain inside each domain.
       out = tree_degree(m) * s / (2.0 * gn), up = g > 1 ? 2 * s * (g - 1) / g : 0;
       const int depth = ceil_log2(m);
-      cost.steps = 2 * (depth + (g - 1));
-      latency = tree_hop * (2 * depth) + up_hop * (2 * (g - 1));
       local = s;
+      if (net.nvls_channels > 0 && net.nvls_bw.value() > 0 && g > 1) {
+        // NVLSTree: the domain reduces and broadcasts through the NVSwitch in nvls_tree_latency,
+        // and each of the 2 x depth hops between domains costs tree_hop (NCCL's tuner:
+        // hwLat[NVLINK] + 2 log2(nNodes) hwLat[NET] of NVLS_TREE, src/graph/tuning.cc) plus
+        // one chunk on its channel's share of the NIC, the pipeline filling once per hop, which
+        // NCCL's tuner leaves out (the measured busbw drops where the chunk doubles at 8 MiB).
+        const int channels = net.nvls_channels;
+        const double chunk = nvls_tree_chunk(s, static_cast<double>(channels) * gn, net.nvls_tree_chunk.value());
+        const Seconds fill = Bytes(chunk * channels) / net.scale_out_bw;
+        cost.steps = 2 * (depth + 1);
+        latency = net.nvls_tree_latency + (tree_hop + fill) * (2 * depth);
+      } else {
+        cost.steps = 2 * (depth + (g - 1));
+        latency = tree_hop * (2 * depth) + up_hop * (2 * (g - 1));
+      }
       up /= eff, out /= eff;
       break;
     }

@@ -298,7 +298,7 @@ TEST_CASE("hopper: memory-bound kernels at the measured bandwidths") {
 
 // nccl-tests all-reduce on DGX/HGX H100 from hopper/collectives.csv against the dgx-h100-ndr
 // preset: one node (NVLS, NCCL's default; vpbenchmarking, 1 KiB-8 GiB), four nodes over NDR
-// (NCCL's default, 1 KiB-8 GiB), and NVIDIA's NVLSTree runs on 4-1,024 nodes (1-16 GiB).
+// (NCCL's default, 1 KiB-8 GiB), and NVIDIA's NVLSTree runs on 4-1,024 nodes (1 MiB-16 GiB).
 // Predicted busbw = algbw x 2(n-1)/n of strata's lowered collective, time as isolated_time.
 TEST_CASE("hopper: nccl-tests all-reduce bus bandwidth on H100 nodes and NDR clusters") {
   const auto dirs = scenario::DataDirs::under(test::source_dir());
@@ -324,37 +324,59 @@ TEST_CASE("hopper: nccl-tests all-reduce bus bandwidth on H100 nodes and NDR clu
     const double measured = std::stod(r.at("busbw_gbps"));
     const topo::ClusterSpec cluster = scenario::load_cluster(dirs.clusters / "dgx-h100-ndr.yaml", dirs, g);
     const sim::NetworkSpec net = cluster.network();
-    const auto cost = sim::lower({sim::CollectiveOp::all_reduce, sim::Bytes(bytes), {g, std::min(g, per_node)}}, net);
+    // NVIDIA ran NCCL_ALGO=NVLSTree: strata's tree, with the preset's NVLSTree constants.
+    const sim::Algorithm algo = group == "NVLSTree" ? sim::Algorithm::tree : sim::Algorithm::automatic;
+    const auto cost =
+        sim::lower({sim::CollectiveOp::all_reduce, sim::Bytes(bytes), {g, std::min(g, per_node)}, algo}, net);
     const double t = sim::isolated_time(cost, net).value();
     const double busbw = bytes / t * 2.0 * (g - 1) / g / 1e9;
     const double err = std::fabs(busbw / measured - 1);
     const std::string size_class = bytes >= 256.0 * 1024 * 1024 ? " >=256MiB" : bytes >= 1 << 20 ? " 1-256MiB" : " <1MiB";
-    Stat& st = stats[group + size_class];
-    st.sum += err;
-    ++st.n;
-    if (err > st.worst) {
-      st.worst = err;
-      st.worst_case = std::to_string(g) + " GPUs, " + r.at("size_bytes") + " B: measured " + r.at("busbw_gbps") +
-                      " GB/s, predicted " + std::to_string(busbw);
+    std::vector<std::string> keys{group + size_class};
+    // Rows under 20 GB/s were read off a raster plot to +-4 GB/s: also scored without them.
+    if (group == "NVLSTree" && size_class == " 1-256MiB" && measured >= 20) keys.push_back(keys.front() + " >=20GB/s");
+    for (const std::string& key : keys) {
+      Stat& st = stats[key];
+      st.sum += err;
+      ++st.n;
+      if (err > st.worst) {
+        st.worst = err;
+        st.worst_case = std::to_string(g) + " GPUs, " + r.at("size_bytes") + " B: measured " + r.at("busbw_gbps") +
+                        " GB/s, predicted " + std::to_string(busbw);
+      }
     }
   }
-  // Mean and worst relative error of busbw per group. What the preset matches today; the
-  // multi-node rows below 256 MiB are not in this list: at 32-8,192 GPUs NCCL's measured
-  // latency is several times the model's (8 MiB on 8,192 GPUs: 17.9 GB/s measured, 73
-  // predicted), an open gap of the NDR constants (docs/modeling.md).
-  const std::map<std::string, std::pair<double, double>> tolerance = {
-      {"1 node >=256MiB", {0.05, 0.10}}, {"1 node 1-256MiB", {0.20, 0.25}}, {"1 node <1MiB", {0.25, 0.25}},
-      {"NVLSTree >=256MiB", {0.15, 0.30}}, {"multi-node default >=256MiB", {0.25, 0.50}}};
-  for (const auto& entry : tolerance) {
-    const std::string& group = entry.first;
-    const std::pair<double, double>& limits = entry.second;
+  // Rows, mean and worst relative error of busbw per group: what the preset matches today
+  // (measured in the comments), with a little room. NVLSTree is NCCL 2.20.3's own latency
+  // (23 us + 2 log2(nodes) x 14 us) plus one 32-64 KiB chunk per tree hop on 1/16 of a NIC.
+  // On the four-node NCCL-default rows strata picks hierarchical at every size: below 1 MiB
+  // NCCL ran the LL protocol, which strata does not model (a Simple-protocol floor of 98 us
+  // against 40 us measured at 1 KiB); hierarchical is too fast from 2 MiB; at 256 MiB that
+  // cluster's fabric reached 240 GB/s (its "3 active ports"), which no latency explains.
+  struct Limit {
+    int rows;
+    double mean, worst;
+  };
+  const std::map<std::string, Limit> tolerance = {
+      {"1 node >=256MiB", {6, 0.035, 0.10}},    // 3.2 %, 9.1 %
+      {"1 node 1-256MiB", {8, 0.15, 0.23}},     // 14.6 %, 22.7 % (too fast at 16 MiB)
+      {"1 node <1MiB", {10, 0.19, 0.22}},       // 18.7 %, 21.4 % (41 us floor against 33 us)
+      {"NVLSTree >=256MiB", {55, 0.12, 0.19}},  // 11.6 %, 18.7 % (too slow from 8 nodes: ~310 against 360-380 GB/s)
+      {"NVLSTree 1-256MiB", {66, 0.095, 0.49}},  // 9.1 %, 48.1 % (1 MiB on 8,192 GPUs: 3.5 GB/s against 5.2)
+      {"NVLSTree 1-256MiB >=20GB/s", {49, 0.07, 0.20}},  // 6.5 %, 19.9 % (4 MiB on 32 GPUs: 54.4 against 43.6)
+      {"multi-node default >=256MiB", {6, 0.20, 0.45}},  // 19.3 %, 44.4 % (256 MiB: 346 against 240)
+      {"multi-node default 1-256MiB", {8, 0.30, 0.56}},  // 29.3 %, 55.5 % (8 MiB: 110 against 70.6)
+      {"multi-node default <1MiB", {10, 0.44, 0.60}}};   // 43.5 %, 59.5 % (2 KiB: 0.04 against 0.1)
+  for (const auto& [group, limits] : tolerance) {
     REQUIRE(stats.count(group));
     const Stat& st = stats.at(group);
     INFO(group << ": " << st.n << " rows, mean error " << 100 * st.sum / st.n << " %, worst " << 100 * st.worst
                << " % (" << st.worst_case << ")");
-    CHECK(st.sum / st.n <= limits.first);
-    CHECK(st.worst <= limits.second);
+    CHECK(st.n == limits.rows);
+    CHECK(st.sum / st.n <= limits.mean);
+    CHECK(st.worst <= limits.worst);
   }
+  CHECK(stats.size() == tolerance.size());
 }
 
 // FP8 training as Transformer Engine and torchao run it, against hopper/fp8.csv: only the linear

@@ -162,6 +162,23 @@ TEST_CASE("loader: GPU and cluster presets are checked the same way") {
                                          " p2p_launch: 10us}\n");
   CHECK_THROWS_WITH_AS((void)scenario::load_cluster(cluster, dirs()), doctest::Contains("c.yaml:5: scale_out.topology"),
                        InputError);
+  // NCCL's NVLSTree constants: a chunk needs channels, channels need a chunk, both in range.
+  const std::string base = "name: c\ngpu: h100-sxm-80gb\ngpus_per_node: 8\nscale_up: {latency: 1us}\n"
+                           "scale_out: {nics_per_node: 8, nic_bandwidth: 400Gbps, efficiency: 0.9, latency: 5us}\n"
+                           "collectives: {launch: 40us, reduction_passes: 4, p2p_launch: 10us";
+  const auto nvls = scenario::load_cluster(
+      d.write("n.yaml", base + ", tree_hop_latency: 14us, nvls_tree_latency: 23us, nvls_channels: 16, nvls_tree_chunk: 64KiB}\n"),
+      dirs(), 64);
+  CHECK(nvls.collectives.nvls_channels == 16);
+  CHECK(nvls.collectives.nvls_tree_chunk.value() == 65536);
+  CHECK(nvls.collectives.tree_hop_latency.value() == doctest::Approx(14e-6));
+  CHECK(nvls.network(false).nvls_channels == 16);
+  CHECK_THROWS_WITH_AS((void)scenario::load_cluster(d.write("n1.yaml", base + ", nvls_tree_chunk: 64KiB}\n"), dirs(), 64),
+                       doctest::Contains("nvls_tree_chunk"), InputError);
+  CHECK_THROWS_WITH_AS((void)scenario::load_cluster(d.write("n2.yaml", base + ", nvls_channels: 16}\n"), dirs(), 64),
+                       doctest::Contains("nvls_tree_chunk"), InputError);
+  CHECK_THROWS_WITH_AS((void)scenario::load_cluster(d.write("n3.yaml", base + ", nvls_channels: 0, nvls_tree_chunk: 1KiB}\n"), dirs(), 64),
+                       doctest::Contains("n3.yaml:6: collectives.nvls_channels"), InputError);
 }
 
 TEST_CASE("loader: every message is one line") {

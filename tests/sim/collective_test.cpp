@@ -60,8 +60,14 @@ TEST_CASE("collective: isolated time is latency plus the slower port") {
   const auto c = lower({CollectiveOp::all_reduce, Bytes(1e9), {16, 8}, Algorithm::ring}, n);
   const double sent = 2.0 * 15 / 16 * 1e9;
   const double up = sent * 7 / 8 / 300e9, out = sent / 8 / 25e9;
-  const double fixed = 40e-6 + 30 * 5e-6 + 1e9 / 500e9;
+  // 30 ring steps, of which 2(m-1) = 2 cross between the two nodes (NCCL's nInterSteps).
+  const double fixed = 40e-6 + 28 * 2e-6 + 2 * 5e-6 + 1e9 / 500e9;
   CHECK(isolated_time(c, n).value() == doctest::Approx(fixed + std::max(up, out)));
+  // One rank per node: every step crosses; reduce-scatter crosses m-1 of its n-1 steps.
+  const auto rail = lower({CollectiveOp::all_reduce, Bytes(1e6), {4, 1}, Algorithm::ring}, n);
+  CHECK(rail.fixed.value() == doctest::Approx(40e-6 + 6 * 5e-6 + 1e6 / 500e9));
+  const auto rs = lower({CollectiveOp::reduce_scatter, Bytes(1e6), {32, 8}, Algorithm::ring}, n);
+  CHECK(rs.fixed.value() == doctest::Approx(40e-6 + 28 * 2e-6 + 3 * 5e-6 + 0.5e6 / 500e9));
   CHECK(p2p_time(Bytes(25e6), false, n).value() == doctest::Approx(10e-6 + 5e-6 + 1e-3));
   CHECK(p2p_time(Bytes(30e6), true, n).value() == doctest::Approx(10e-6 + 2e-6 + 1e-4));
 }
@@ -139,6 +145,66 @@ TEST_CASE("collective: a partial NCCL loop runs at the partial-loop efficiency")
   const auto full = lower({CollectiveOp::all_reduce, Bytes(8 * 3 * kMiB), {8, 8}, Algorithm::ring}, n);
   CHECK(small.load.scale_up.value() == doctest::Approx(2.0 * 7 / 8 * 16 * kMiB / 0.5));
   CHECK(full.load.scale_up.value() == doctest::Approx(2.0 * 7 / 8 * 24 * kMiB));
+}
+
+TEST_CASE("collective: a tree's partial loop counts a domain head's bytes, not a rank's") {
+  NetworkSpec n = net();
+  n.loop_bytes = Bytes(3 * kMiB);
+  n.partial_loop_efficiency = 0.5;
+  // 64 ranks, 8 per node: 32 MiB is 0.5 MiB per rank (a partial ring loop) but 4 MiB per head.
+  const double S = 32 * kMiB;
+  const auto tree = lower({CollectiveOp::all_reduce, Bytes(S), {64, 8}, Algorithm::tree}, n);
+  CHECK(tree.load.scale_out.value() == doctest::Approx(4 * S / 16));
+  const auto ring = lower({CollectiveOp::all_reduce, Bytes(S), {64, 8}, Algorithm::ring}, n);
+  CHECK(ring.load.scale_out.value() == doctest::Approx(2.0 * 63 / 64 * S / 8 / 0.5));
+  // 16 MiB is 2 MiB per head: partial. (The busiest of 8 domains has 4 tree edges.)
+  const auto small = lower({CollectiveOp::all_reduce, Bytes(S / 2), {64, 8}, Algorithm::tree}, n);
+  CHECK(small.load.scale_out.value() == doctest::Approx(4 * S / 32 / 0.5));
+}
+
+TEST_CASE("collective: NVLSTree latency is NCCL's intra term, 2 log2(m) hops, and one chunk per hop") {
+  NetworkSpec n = net();
+  n.nvls_bw = ByteRate(200e9);
+  n.tree_latency = Seconds(14e-6);
+  n.nvls_tree_latency = Seconds(23e-6);
+  n.nvls_channels = 16;
+  n.nvls_tree_chunk = Bytes(64 * 1024);
+  // 32 nodes x 8: depth 5; 1 GiB is far above 16 x 8 x 64 KiB, so the chunk is 64 KiB and
+  // each of the 10 hops adds 64 KiB on 1/16 of the 25 GB/s NIC.
+  const double S = 1024 * kMiB;
+  const auto big = lower({CollectiveOp::all_reduce, Bytes(S), {256, 8}, Algorithm::tree}, n);
+  const double hop = 14e-6 + 64 * 1024 * 16 / 25e9;
+  CHECK(big.fixed.value() == doctest::Approx(40e-6 + 23e-6 + 10 * hop + S / 500e9));
+  // Under 16 x 8 x 64 KiB = 8 MiB NCCL halves the chunk to 32 KiB; under 16 x 8 x 32 KiB =
+  // 4 MiB a head's channel holds less than a chunk.
+  const double mid = 6 * kMiB;
+  const auto m6 = lower({CollectiveOp::all_reduce, Bytes(mid), {256, 8}, Algorithm::tree}, n);
+  CHECK(m6.fixed.value() == doctest::Approx(40e-6 + 23e-6 + 10 * (14e-6 + 32 * 1024 * 16 / 25e9) + mid / 500e9));
+  const double tiny = 1 * kMiB;
+  const auto t1 = lower({CollectiveOp::all_reduce, Bytes(tiny), {256, 8}, Algorithm::tree}, n);
+  CHECK(t1.fixed.value() == doctest::Approx(40e-6 + 23e-6 + 10 * (14e-6 + tiny / 128 * 16 / 25e9) + tiny / 500e9));
+  // The ports are the tree's; only the fixed part is NVLSTree's.
+  NetworkSpec chains = n;
+  chains.nvls_channels = 0;
+  const auto classic = lower({CollectiveOp::all_reduce, Bytes(S), {256, 8}, Algorithm::tree}, chains);
+  CHECK(classic.load.scale_out.value() == doctest::Approx(big.load.scale_out.value()));
+  CHECK(classic.load.scale_up.value() == doctest::Approx(big.load.scale_up.value()));
+  CHECK(classic.fixed.value() == doctest::Approx(40e-6 + 10 * 14e-6 + 14 * 2e-6 + S / 500e9));
+  // Without NVLS in the domain, or with one rank per domain, the tree chains as before.
+  NetworkSpec no_nvls = n;
+  no_nvls.nvls_bw = ByteRate(0);
+  CHECK(lower({CollectiveOp::all_reduce, Bytes(S), {256, 8}, Algorithm::tree}, no_nvls).fixed.value() ==
+        doctest::Approx(classic.fixed.value()));
+  CHECK(lower({CollectiveOp::all_reduce, Bytes(S), {32, 1}, Algorithm::tree}, n).fixed.value() ==
+        doctest::Approx(40e-6 + 10 * 14e-6 + S / 500e9));
+  // Channels without a chunk, or negative channels, are refused by check().
+  CHECK_NOTHROW(n.check());
+  NetworkSpec bad = n;
+  bad.nvls_tree_chunk = Bytes(0);
+  CHECK_THROWS_AS(bad.check(), std::invalid_argument);
+  bad.nvls_channels = -1;
+  CHECK_THROWS_AS(bad.check(), std::invalid_argument);
+  CHECK_FALSE(same_network(n, chains));
 }
 
 TEST_CASE("collective: the shape of a group laid over 8-GPU domains, even or not") {

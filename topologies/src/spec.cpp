@@ -250,6 +250,15 @@ void ClusterSpec::check() const {
   need(within(collectives.reduction_passes, limits::min_reduction_passes, limits::max_reduction_passes),
        c + "collectives.reduction_passes must be between 0.01 and 100");
   need(duration(collectives.p2p_launch), c + "collectives.p2p_launch must be 0 or between 1 ns and 1 hour");
+  need(duration(collectives.tree_hop_latency), c + "collectives.tree_hop_latency must be 0 or between 1 ns and 1 hour");
+  need(duration(collectives.nvls_tree_latency),
+       c + "collectives.nvls_tree_latency must be 0 or between 1 ns and 1 hour");
+  need(collectives.nvls_channels >= 0 && collectives.nvls_channels <= limits::max_nvls_channels,
+       c + "collectives.nvls_channels must be between 0 and " + std::to_string(limits::max_nvls_channels));
+  need(collectives.nvls_channels == 0
+           ? collectives.nvls_tree_chunk.value() == 0
+           : within(collectives.nvls_tree_chunk.value(), limits::min_bytes, limits::max_bytes),
+       c + "collectives.nvls_tree_chunk must be between 1 B and 1 PiB with nvls_channels, and absent without");
 }
 
 sim::NetworkSpec ClusterSpec::network(bool fabric) const {
@@ -266,6 +275,10 @@ sim::NetworkSpec ClusterSpec::network(bool fabric) const {
   n.collective_launch = collectives.launch;
   n.reduction_bw = gpu.memory_bw / collectives.reduction_passes;
   n.p2p_launch = collectives.p2p_launch;
+  n.tree_latency = collectives.tree_hop_latency;
+  n.nvls_channels = collectives.nvls_channels;
+  n.nvls_tree_latency = collectives.nvls_tree_latency;
+  n.nvls_tree_chunk = collectives.nvls_tree_chunk;
   if (fabric) n.fabric = std::make_shared<const sim::Fabric>(build_fabric(*this).fabric);
   return n;
 }

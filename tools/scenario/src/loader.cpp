@@ -632,7 +632,14 @@ void read_cluster_body(MapReader& r, topo::ClusterSpec& c, const DataDirs& dirs,
     if (col.has("loop_bytes")) c.collectives.loop_bytes = positive_unit(col, "loop_bytes", parse_bytes);
     if (col.has("partial_loop_efficiency"))
       c.collectives.partial_loop_efficiency = fraction(col, "partial_loop_efficiency");
-    for (const char* k : {"launch", "reduction_passes", "p2p_launch", "loop_bytes", "partial_loop_efficiency"})
+    if (col.has("tree_hop_latency"))
+      c.collectives.tree_hop_latency = nonnegative_unit(col, "tree_hop_latency", parse_seconds);
+    if (col.has("nvls_tree_latency"))
+      c.collectives.nvls_tree_latency = nonnegative_unit(col, "nvls_tree_latency", parse_seconds);
+    if (col.has("nvls_channels")) c.collectives.nvls_channels = positive(col, "nvls_channels", tlim::max_nvls_channels);
+    if (col.has("nvls_tree_chunk")) c.collectives.nvls_tree_chunk = positive_unit(col, "nvls_tree_chunk", parse_bytes);
+    for (const char* k : {"launch", "reduction_passes", "p2p_launch", "loop_bytes", "partial_loop_efficiency",
+                          "tree_hop_latency", "nvls_tree_latency", "nvls_channels", "nvls_tree_chunk"})
       col.maybe(k);
     col.finish();
   }

@@ -1,5 +1,6 @@
 #pragma once
-// Collectives the way NCCL runs them: ring, double binary tree, hierarchical (inside the NVLink
+// Collectives the way NCCL runs them: ring, double binary tree (NVLSTree, whose domain heads
+// reduce in the NVSwitch, where the network gives its constants), hierarchical (inside the NVLink
 // domain, then across), NVLS (reduction in the NVSwitch) and direct all-to-all, with NCCL's
 // choice among them as the default.
 //

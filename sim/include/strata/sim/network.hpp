@@ -30,6 +30,11 @@ struct NetworkSpec {
   Bytes loop_bytes;            ///< bytes per rank one loop of NCCL's kernels moves; 0: no penalty
   double partial_loop_efficiency = 1;  ///< bandwidth fraction when the buffer is under one loop
   Seconds tree_latency;        ///< one hop of a tree across nodes, s (0: scale_out_latency)
+  // NCCL's NVLSTree: a tree across domains whose heads reduce and broadcast through the
+  // NVSwitch. Tree all-reduce is costed so when nvls_channels > 0 and the domain has NVLS.
+  int nvls_channels = 0;       ///< NVLSTree channels; 0: no NVLSTree (chains inside domains)
+  Seconds nvls_tree_latency;   ///< NVLSTree's fixed latency inside the domains, s
+  Bytes nvls_tree_chunk;       ///< NVLSTree's largest chunk, bytes (> 0 with nvls_channels)
   std::shared_ptr<const Fabric> fabric;  ///< links and routes; null: non-blocking, private ports
 
   /// Node index of global GPU rank `gpu`.

@@ -41,6 +41,10 @@ struct CollectiveConstants {
   Seconds p2p_launch;       ///< fixed cost per point-to-point transfer, s
   Bytes loop_bytes;         ///< bytes per rank in one loop of NCCL's kernels (channels x chunk)
   double partial_loop_efficiency = 1;  ///< bandwidth fraction below one loop
+  Seconds tree_hop_latency{};   ///< one hop of a tree between domains, s; 0: scale_out.latency
+  Seconds nvls_tree_latency{};  ///< NVLSTree's fixed latency inside the domains, s
+  int nvls_channels = 0;        ///< NVLSTree channels; 0: no NVLSTree (trees chain inside domains)
+  Bytes nvls_tree_chunk{};      ///< NVLSTree's largest chunk, bytes (set with nvls_channels only)
 };
 
 /// Accepted ranges of cluster sizes and network constants (docs/inputs.md). They bound every
@@ -55,6 +59,7 @@ inline constexpr int max_planes = 64;              ///< parallel fabric planes
 inline constexpr double max_oversubscription = 1024;  ///< leaf down:up port ratio
 inline constexpr double min_reduction_passes = 0.01;  ///< HBM passes per byte of a local reduction
 inline constexpr double max_reduction_passes = 100;
+inline constexpr int max_nvls_channels = 1024;     ///< NVLSTree channels
 }  // namespace limits
 
 /// "fat-tree" or "rail-optimized".

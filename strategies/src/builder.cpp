@@ -191,6 +191,10 @@ bool overlaps_grad_reduce(const TrainingSpec& t, const Plan& p) {
   return t.overlap_grad_reduce || (p.zero == 3 && p.pp == 1);
 }
 
+bool all_reduces_sharded_gradients(const TrainingSpec& t, const Plan& p) {
+  return p.zero == 1 && t.framework == Framework::megatron_deepspeed && t.precision == topo::Precision::bf16;
+}
+
 std::array<int, 5> rank_strides(const Plan& p) {
   std::array<int, 5> stride{};
   const int ep = std::max(1, p.ep);
@@ -469,6 +473,12 @@ class Builder {
       layout_ = build_layout();
       if (cache_) cache_->impl_->insert(key, layout_);
     }
+    // Gradients accumulated by kernels of their own, once per micro-batch and model chunk.
+    accumulate_.assign(static_cast<std::size_t>(vstages_), Seconds(0));
+    if (train_.step_traffic.accumulate > 0)
+      for (int vs = 0; vs < vstages_; ++vs)
+        accumulate_[static_cast<std::size_t>(vs)] =
+            cost_.time(gradient_accumulation(chunk_params(vs), train_.step_traffic.accumulate));
     const bool sharded_act = shape_.sequence_parallel || train_.p2p_scatter_gather;
     p2p_bytes_ = Bytes(static_cast<double>(shape_.tokens()) * model_.hidden * shape_.element_bytes /
                        (sharded_act ? plan_.tp : 1));
@@ -918,7 +928,7 @@ class Builder {
     cursor_ = stage_last_;
     if (!fine_pass_) {
       if (!input) {
-        Seconds w;
+        Seconds w = accumulate_[static_cast<std::size_t>(vs)];
         for (int l = first_layer; l < first_layer + layers; ++l)
           w += (model_.moe_layer(l) ? costs_.moe : costs_.dense).backward_weight;
         kernels(ps, Category::backward, w, s, mb, -1);
@@ -944,6 +954,7 @@ class Builder {
       }
       if (vs == 0) work += costs_.embedding_backward;
       if (vs == vstages_ - 1) work += costs_.head_backward;
+      if (weight) work += accumulate_[static_cast<std::size_t>(vs)];
       kernels(ps, Category::backward, work, s, mb, -1);
       Exposed e = chunk_exposed(vs, false, split, false);
       if (!plan_.tp_overlap && !model_.moe()) e.tp = costs_.dense.tp * layers;
@@ -1002,6 +1013,8 @@ class Builder {
       if (weight) bucket.dense += embedding_params();
       if (final_backward && overlap() && bucket.total() > 0) reduce(gpu_, ps.last, bucket, s, mb, -1, reductions);
     }
+    if (weight && accumulate_[static_cast<std::size_t>(vs)].value() > 0)
+      kernels(ps, Category::backward, accumulate_[static_cast<std::size_t>(vs)], s, mb, -1);
     close(ps, s, mb);
   }
 
@@ -1012,7 +1025,7 @@ class Builder {
     for (auto [params, groups] : {std::pair{b.dense, &dense_dp(s)}, std::pair{b.expert, &expert_dp(s)}}) {
       if (params <= 0) continue;
       const Bytes bytes(params * train_.grad_reduce_bytes());
-      if (plan_.zero == 0) {
+      if (plan_.zero == 0 || all_reduces_sharded_gradients(train_, plan_)) {
         out.push_back(reduction(gpu, after, {CollectiveOp::all_reduce, bytes, groups->all.shape}, groups->all, s, mb, layer));
         continue;
       }
@@ -1098,6 +1111,7 @@ class Builder {
 
   int m_ = 0, vstages_ = 0;
   std::vector<int> chunk_layers_, chunk_first_;  // layers of each virtual stage, and the first one
+  std::vector<Seconds> accumulate_;  // gradient accumulation of one micro-batch, per virtual stage
   PlanCosts costs_;
   std::vector<Collective> tp_, moe_tp_;
   std::optional<Collective> emb_tp_;

@@ -99,6 +99,7 @@ void TrainingSpec::check() const {
            " tokens per step");
   // NaN fails the comparison; infinity would make every expert's memory and time infinite.
   need(capacity_factor >= 1.0 && std::isfinite(capacity_factor), "training: capacity_factor must be finite and at least 1");
+  step_traffic.check();
 }
 
 double model_flops_per_step(const ModelSpec& m, const TrainingSpec& t) {
@@ -116,10 +117,54 @@ double model_flops_per_step(const ModelSpec& m, const TrainingSpec& t) {
 
 int TrainingSpec::grad_reduce_bytes() const {
   if (framework == Framework::torchtitan) return 4;
+  if (framework == Framework::megatron_deepspeed) return 2;
   return precision == topo::Precision::fp16 ? 2 : 4;
 }
 
-const char* to_string(Framework f) { return f == Framework::megatron ? "megatron" : "torchtitan"; }
+void StepTraffic::check() const {
+  for (const auto& [v, name] : {std::pair{accumulate, "accumulate"}, {buffer, "buffer"}, {optimizer, "optimizer"}})
+    need(std::isfinite(v) && v >= 0 && v <= 1000,
+         std::string("training: step_traffic.") + name + " must be between 0 and 1000 bytes per parameter");
+}
+
+StepTraffic StepTraffic::of(Framework f, topo::Precision precision) {
+  const bool fp16 = precision == topo::Precision::fp16;
+  switch (f) {
+    case Framework::torchtitan:
+      // FSDP2 keeps only the fp32 gradient shard: clip_grad_norm_ reads it and scales it (4 + 8),
+      // fused AdamW reads 16 and writes 12 bytes per shard parameter.
+      return {0, 0, 40};
+    case Framework::megatron_deepspeed:
+      // BF16_Optimizer (deepspeed/runtime/bf16_optimizer.py, 2022): each micro-batch casts the
+      // bf16 gradient to fp32 and adds it to the full fp32 buffer (2 + 4, then 4 + 4 + 4); per
+      // step it takes the norm of the full buffer (4), casts it to bf16 for the all-reduce (4 +
+      // 2), copies the scaled result back (2 + 4) and zeroes it (4); the shard gets fused Adam
+      // (28) and its copy to bf16 (4 + 2).
+      if (!fp16) return {18, 20, 34};
+      // FP16_Optimizer (deepspeed/runtime/fp16/fused_optimizer.py, 2023): autograd sums each
+      // micro-batch's fp16 gradients (2 + 2 + 2); the engine flattens them for the all-reduce,
+      // divides them by dp and copies them back (3 x (2 + 2)); the step checks every gradient for
+      // overflow (x.float().sum(): 2 + 4 + 4), casts and flattens them into fp32 (2 + 4, 4 + 4),
+      // takes their norm (4), unscales and clips (4 + 4), runs fused Adam (28) and unflattens and
+      // copies the weights back (4 + 4, 4 + 2).
+      return {6, 12, 78};
+    case Framework::megatron: break;
+  }
+  // Megatron-LM 2024 (distributed optimizer, gradient_accumulation_fusion): the fp32 gradient
+  // buffer is zeroed (4), scaled by 1/dp (4 + 4) and its norm checked for NaN (4); the shard gets
+  // the clipping norm (4), fused Adam (16 + 12) and the copy to the model's weights (4 + 2), and
+  // under fp16 its unscaling (4 + 4).
+  return {0, 16, fp16 ? 46.0 : 38.0};
+}
+
+const char* to_string(Framework f) {
+  switch (f) {
+    case Framework::megatron: return "megatron";
+    case Framework::torchtitan: return "torchtitan";
+    case Framework::megatron_deepspeed: return "megatron-deepspeed";
+  }
+  return "?";
+}
 
 const char* to_string(Activation a) { return a == Activation::gelu ? "gelu" : "swiglu"; }
 const char* to_string(AttentionKernel a) { return a == AttentionKernel::flash ? "flash" : "unfused"; }

@@ -322,14 +322,14 @@ TableCost::TableCost(OpTable table, topo::Precision precision, RooflineCost fall
   }
 }
 
-Seconds TableCost::time(const Op& op) const {
-  Seconds t;
-  if (const auto* g = std::get_if<Gemm>(&op.kind)) t = gemm_time(op, *g);
-  else if (std::holds_alternative<FusedAttention>(op.kind)) t = attention_time(op);
-  else t = elementwise_time(op);
-  // A measured kernel time is GPU time; the host still issues kernels no faster than it can.
-  return std::max(t, fallback_.gpu().host_overhead);
+Seconds TableCost::device_time(const Op& op) const {
+  // A measured kernel time is GPU time; the host's issue time is host_time's.
+  if (const auto* g = std::get_if<Gemm>(&op.kind)) return gemm_time(op, *g);
+  if (std::holds_alternative<FusedAttention>(op.kind)) return attention_time(op);
+  return elementwise_time(op);
 }
+
+Seconds TableCost::host_time(const Op& op) const { return fallback_.host_time(op); }
 
 Seconds TableCost::gemm_time(const Op& op, const Gemm& g) const {
   struct Near {
@@ -353,7 +353,7 @@ Seconds TableCost::gemm_time(const Op& op, const Gemm& g) const {
   }
   if (near.empty()) {
     ++coverage_.fallback;
-    return fallback_.time(op);
+    return fallback_.device_time(op);
   }
   // Efficiency (FLOPs per second over peak) of the four nearest shapes, weighted by inverse
   // squared distance in log space.
@@ -375,7 +375,7 @@ Seconds TableCost::attention_time(const Op& op) const {
   const auto it = attention_.find(std::string(op.name));
   if (it == attention_.end() || it->second.empty()) {
     ++coverage_.fallback;
-    return fallback_.time(op);
+    return fallback_.device_time(op);
   }
   const auto& v = it->second;
   const double f = op.flops.value();
@@ -392,7 +392,7 @@ Seconds TableCost::attention_time(const Op& op) const {
     const OpSample* edge = upper == v.begin() ? v.front() : v.back();
     if (std::fabs(std::log2(f / edge->flops.value())) > kMaxOctaves) {
       ++coverage_.fallback;
-      return fallback_.time(op);
+      return fallback_.device_time(op);
     }
     e = eff(edge);
   } else {
@@ -409,7 +409,7 @@ Seconds TableCost::elementwise_time(const Op& op) const {
   const auto it = elementwise_.find(kernel_family(op.name));
   if (it == elementwise_.end()) {
     ++coverage_.fallback;
-    return fallback_.time(op);
+    return fallback_.device_time(op);
   }
   ++coverage_.interpolated;
   return Seconds(it->second.overhead + it->second.seconds_per_byte * op.bytes.value());

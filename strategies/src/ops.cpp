@@ -400,10 +400,11 @@ Op fp8_weight_cast(double params) {
   return elementwise("fp8_weight_cast", params * 4.0);
 }
 
-Op optimizer_step(double params) {
-  // Read fp32 grad, master, m, v (+ grad norm pass); write master, m, v and the 2-byte weights.
-  return elementwise("adam", params * 34.0);
-}
+Op optimizer_step(double params, double bytes) { return elementwise("adam", params * bytes); }
+
+Op gradient_buffer_passes(double params, double bytes) { return elementwise("grad_buffer", params * bytes); }
+
+Op gradient_accumulation(double params, double bytes) { return elementwise("grad_accumulate", params * bytes); }
 
 std::vector<sim::Collective> layer_tp_collectives(const LayerShape& x, sim::GroupShape group) {
   if (x.tp <= 1) return {};
@@ -459,6 +460,10 @@ std::optional<sim::Collective> embedding_tp_collective(const LayerShape& x, sim:
                          act, group};
 }
 
+Seconds OpCostModel::host_time(const Op&) const { return Seconds(0); }
+
+Seconds OpCostModel::time(const Op& op) const { return std::max(device_time(op), host_time(op)); }
+
 Seconds OpCostModel::total(const std::vector<Op>& ops) const {
   Seconds sum;
   for (const Op& op : ops) sum += time(op);
@@ -505,7 +510,9 @@ double RooflineCost::attention_efficiency(const FusedAttention& a) const {
   return (a.backward ? spec->backward : spec->forward).at(a.head_dim, a.keys, a.causal);
 }
 
-Seconds RooflineCost::time(const Op& op) const {
+Seconds RooflineCost::host_time(const Op&) const { return gpu_.host_overhead; }
+
+Seconds RooflineCost::device_time(const Op& op) const {
   const Seconds memory = op.bytes / (gpu_.memory_bw * gpu_.memory_efficiency);
   Seconds compute;
   if (const auto* g = std::get_if<Gemm>(&op.kind)) {
@@ -516,9 +523,7 @@ Seconds RooflineCost::time(const Op& op) const {
   } else if (const auto* a = std::get_if<FusedAttention>(&op.kind)) {
     compute = op.flops / (peak_ * attention_efficiency(*a));
   }
-  // The host issues kernels ahead of the GPU; only kernels shorter than the host's issue time
-  // leave the GPU waiting.
-  return std::max(std::max(compute, memory) + gpu_.kernel_overhead, gpu_.host_overhead);
+  return std::max(compute, memory) + gpu_.kernel_overhead;
 }
 
 }  // namespace strata::strategy

@@ -327,7 +327,7 @@ Seconds data_parallel_bound(const Problem& pb, const Plan& p, int s, const DataS
   for (auto [params, g] : {std::pair{sp.dense, &shapes.dense}, std::pair{sp.expert, &shapes.expert}}) {
     if (params <= 0) continue;
     const Bytes bytes(params * grad);
-    if (p.zero == 0) {
+    if (p.zero == 0 || all_reduces_sharded_gradients(pb.training, p)) {
       reduce += sim::sequence_bound(CollectiveOp::all_reduce, bytes, g->all, net);
       continue;
     }

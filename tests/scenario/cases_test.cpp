@@ -154,6 +154,33 @@ TEST_CASE("cases: the calibration set loads with every case classified") {
   CHECK(bloom->cluster.scale_out.nics_per_node == 4);
   CHECK(bloom->model.vocab == 250880);
 
+  // What each framework's release did (docs/modeling.md, "What frameworks add").
+  auto traffic = [](const scenario::ValidationCase* c) {
+    const auto& t = c->training.step_traffic;
+    return std::vector<double>{t.accumulate, t.buffer, t.optimizer};
+  };
+  // Megatron-LM 2021, fp16: no distributed optimizer yet, activations scattered over TP ranks.
+  CHECK(t1->training.framework == strategy::Framework::megatron);
+  CHECK(t1->space.zero.values == std::vector<int>{0});
+  CHECK(traffic(t1) == std::vector<double>{6, 12, 52});
+  CHECK(t1->training.p2p_scatter_gather);
+  // Megatron-LM 2020: apex-style FP16_Optimizer, no pipeline scatter/gather yet.
+  const auto* v1 = by_id.at("megatron_readme_2020-09_dgxa100_mp_1B");
+  CHECK(traffic(v1) == std::vector<double>{6, 12, 62});
+  CHECK_FALSE(v1->training.p2p_scatter_gather);
+  // Megatron-DeepSpeed: BF16_Optimizer, partitioned pipeline activations.
+  CHECK(bloom->training.framework == strategy::Framework::megatron_deepspeed);
+  CHECK(traffic(bloom) == std::vector<double>{18, 20, 34});
+  CHECK(bloom->training.p2p_scatter_gather);
+  CHECK(bloom->space.zero.values == std::vector<int>{1});  // as published, not forced to 0
+  // torchtitan: FSDP2's shard only.
+  CHECK(traffic(tt) == std::vector<double>{0, 0, 40});
+  for (const auto* c : {t1, v1, bloom, tt}) {
+    INFO(c->id);
+    CHECK(std::any_of(c->assumptions.begin(), c->assumptions.end(),
+                      [](const std::string& a) { return a.rfind("step traffic per parameter: ", 0) == 0; }));
+  }
+
   // Rank groups keep their published throughput.
   const auto* f14 = by_id.at("narayanan2021_fig14_B512_p4_d16");
   CHECK(f14->rank_group == "narayanan2021_fig14_B512");

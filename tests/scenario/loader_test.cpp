@@ -111,6 +111,14 @@ TEST_CASE("loader: a scenario sizes its cluster preset and may override it") {
   CHECK(o.cluster.scale_out.nic_bandwidth.value() == 50e9);
   CHECK(o.cluster.scale_out.nics_per_node == 8);
   CHECK(o.training.seq_len == 2048);  // from the model card
+  // The framework sets the step's extra passes (docs/modeling.md, "What frameworks add").
+  CHECK(sc.training.framework == strategy::Framework::megatron);
+  CHECK(sc.training.step_traffic.optimizer == strategy::StepTraffic::of(strategy::Framework::megatron, sc.training.precision).optimizer);
+  const auto ds = scenario::load_scenario(d.write("ds.yaml", with("  precision: bf16\n", "  precision: bf16\n  framework: megatron-deepspeed\n")), dirs());
+  CHECK(ds.training.framework == strategy::Framework::megatron_deepspeed);
+  CHECK(ds.training.step_traffic.accumulate == 18);
+  CHECK(error_of(with("  precision: bf16\n", "  precision: bf16\n  framework: jax\n"))
+            .find("training.framework: 'jax' is not megatron, torchtitan or megatron-deepspeed") != std::string::npos);
 }
 
 TEST_CASE("loader: bad input names the file, line and key") {
@@ -154,7 +162,7 @@ TEST_CASE("loader: GPU and cluster presets are checked the same way") {
   REQUIRE(at != std::string::npos);
   const auto bad = d.write("g.yaml", std::string(gpu).replace(at, 15, "nvlink: 0GB/s"));
   CHECK_THROWS_WITH_AS((void)scenario::load_gpu(bad), doctest::Contains("g.yaml:8: nvlink: must be positive"), InputError);
-  const auto eff = d.write("e.yaml", std::string(gpu).replace(gpu.find("matmul: 0.80"), 12, "matmul: 1.30"));
+  const auto eff = d.write("e.yaml", std::string(gpu).replace(gpu.find("matmul: 0.765"), 13, "matmul: 1.300"));
   CHECK_THROWS_WITH_AS((void)scenario::load_gpu(eff), doctest::Contains("efficiency.matmul: must be in (0, 1]"), InputError);
   const auto cluster = d.write("c.yaml", "name: c\ngpu: a100-sxm-80gb\ngpus_per_node: 8\nscale_up: {latency: 1us}\n"
                                          "scale_out: {nics_per_node: 8, nic_bandwidth: 200Gbps, efficiency: 0.9,"
@@ -517,7 +525,7 @@ TEST_CASE("loader: long names, NULs and paths in card and preset names are Input
   }
   const auto p = input_error(with("preset: dgx-a100-hdr", "preset: dgx-z"));
   REQUIRE(p);
-  CHECK(std::string(p->what()).find("unknown cluster preset 'dgx-z' (known: dgx-a100-hdr, dgx-a100-hdr-2to1,") !=
+  CHECK(std::string(p->what()).find("unknown cluster preset 'dgx-z' (known: a100-opa, dgx-a100-hdr, dgx-a100-hdr-2to1,") !=
         std::string::npos);
 }
 

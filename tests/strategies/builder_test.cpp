@@ -185,3 +185,71 @@ TEST_CASE("builder: DeepSpeed's 2021 ZeRO-3 gathers every weight matrix apart an
   CHECK(ds.overlapping == 0);
   CHECK(ds.step > fsdp.step);
 }
+
+TEST_CASE("builder: the framework's step traffic: accumulation per micro-batch and chunk, buffer and optimizer per step") {
+  const auto m = test::gpt(8, 2048, 16, 512);
+  const strategy::RooflineCost cost(test::test_gpu(), topo::Precision::bf16);
+  const auto c = test::test_cluster(8);
+  const auto backend = sim::make_analytical_backend();
+  auto p = test::plan(1, 2, 4, 2);
+  p.zero = 1;
+  const double bw = 2e12 * 0.8, launch = 4e-6;  // the test GPU's streaming rate and kernel overhead
+  auto compute = [&](const strategy::TrainingSpec& t, strategy::Granularity g) {
+    const auto graph = strategy::build_task_graph(m, t, c, p, cost, g);
+    const auto b = sim::summarize(graph, backend->replay(graph, c.network()));
+    std::vector<double> out;
+    for (const auto& s : b.per_gpu) out.push_back(s.compute().value());
+    return out;
+  };
+  auto t = test::training(16, 512);
+  t.step_traffic = {0, 0, 0};
+  const int mb = 16 / (4 * 2);
+  const auto none = compute(t, strategy::Granularity::layer);
+  t.step_traffic = {18, 20, 34};
+  for (auto g : {strategy::Granularity::layer, strategy::Granularity::chunk}) {
+    const auto with = compute(t, g);
+    REQUIRE(with.size() == 2);
+    for (int s = 0; s < 2; ++s) {
+      INFO("stage " << s << (g == strategy::Granularity::layer ? " layer" : " chunk"));
+      const double params = strategy::stage_params(m, t, p, s), shard = strategy::optimizer_params(m, t, p, s);
+      // One accumulation per micro-batch over the stage's parameters, one buffer pass and the
+      // optimizer over its ZeRO-1 shard per step.
+      const double expected = mb * (params * 18 / bw + launch) + (params * 20 / bw + launch) + shard * 34 / bw;
+      CHECK(with[static_cast<std::size_t>(s)] - none[static_cast<std::size_t>(s)] == doctest::Approx(expected).epsilon(1e-9));
+    }
+  }
+}
+
+TEST_CASE("builder: DeepSpeed's BF16_Optimizer all-reduces the whole gradient under ZeRO-1, Megatron-LM reduce-scatters") {
+  const auto m = test::gpt(4, 1024, 16, 256);
+  const test::FixedCost cost(1e-3, 1e-4);
+  const auto c = test::test_cluster(8);
+  auto p = test::plan(1, 1, 8);
+  p.zero = 1;
+  auto ops = [&](strategy::Framework f, topo::Precision precision) {
+    auto t = test::training(8, 256);
+    t.framework = f;
+    t.precision = precision;
+    const auto g = strategy::build_task_graph(m, t, c, p, cost, strategy::Granularity::layer);
+    std::map<sim::CollectiveOp, int> n;
+    for (sim::TaskId v = 0; v < g.size(); ++v)
+      if (const auto* w = std::get_if<sim::CollectiveWork>(&g.task(v).work); w && g.task(v).category == Category::dp_comm)
+        ++n[w->collective.op];
+    return n;
+  };
+  auto ds = ops(strategy::Framework::megatron_deepspeed, topo::Precision::bf16);
+  CHECK(ds[sim::CollectiveOp::all_reduce] > 0);
+  CHECK(ds[sim::CollectiveOp::reduce_scatter] == 0);
+  CHECK(ds[sim::CollectiveOp::all_gather] == 1);  // the partitions, after the optimizer
+  auto mg = ops(strategy::Framework::megatron, topo::Precision::bf16);
+  CHECK(mg[sim::CollectiveOp::all_reduce] == 0);
+  CHECK(mg[sim::CollectiveOp::reduce_scatter] > 0);
+  // DeepSpeed's fp16 path is its ZeRO-1 optimizer proper: reduce-scatter.
+  CHECK(ops(strategy::Framework::megatron_deepspeed, topo::Precision::fp16)[sim::CollectiveOp::reduce_scatter] > 0);
+  // Its gradients travel in the training precision, Megatron-LM's in fp32 under bf16.
+  auto t = test::training(8, 256);
+  t.framework = strategy::Framework::megatron_deepspeed;
+  CHECK(t.grad_reduce_bytes() == 2);
+  t.framework = strategy::Framework::megatron;
+  CHECK(t.grad_reduce_bytes() == 4);
+}

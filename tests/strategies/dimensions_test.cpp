@@ -260,7 +260,7 @@ class SplitCost final : public strategy::OpCostModel {
  public:
   SplitCost(double fb, double w, long tokens) : fb_(fb), w_(w), tokens_(tokens) {}
   [[nodiscard]] std::string_view name() const override { return "split"; }
-  [[nodiscard]] sim::Seconds time(const strategy::Op& op) const override {
+  [[nodiscard]] sim::Seconds device_time(const strategy::Op& op) const override {
     const auto* g = std::get_if<strategy::Gemm>(&op.kind);
     if (!g || op.name == "logits") return sim::Seconds(0);
     return sim::Seconds(g->m == tokens_ ? fb_ : w_);

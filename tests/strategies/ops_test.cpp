@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <stdexcept>
 
 #include "common.hpp"
@@ -87,4 +88,44 @@ TEST_CASE("roofline: large GEMMs run at the matmul efficiency, small ones lose t
   const strategy::Op g{"g", big, sim::Flops(2.0 * 16384 * 16384 * 16384), sim::Bytes(0)};
   CHECK(cost.time(g).value() > 2.0 * 16384 * 16384 * 16384 / 312e12);
   CHECK_THROWS_AS(strategy::RooflineCost(test::test_gpu(), topo::Precision::fp8), std::invalid_argument);
+}
+
+TEST_CASE("roofline: a kernel takes the longer of its GPU time and the host's issue time") {
+  topo::GpuSpec gpu = test::test_gpu();
+  gpu.host_overhead = sim::Seconds(50e-6);
+  const strategy::RooflineCost cost(gpu, topo::Precision::bf16);
+  const auto copy = [](double bytes) { return strategy::Op{"copy", strategy::Elementwise{}, sim::Flops(0), sim::Bytes(bytes)}; };
+  const strategy::Op big = copy(1.6e9), tiny = copy(1.6e3);  // 1 ms + 4 us and ~5 us on the GPU
+  const double t_big = 1.6e9 / (2e12 * 0.8) + 4e-6, t_tiny = 1.6e3 / (2e12 * 0.8) + 4e-6;
+  CHECK(cost.device_time(big).value() == doctest::Approx(t_big));
+  CHECK(cost.device_time(tiny).value() == doctest::Approx(t_tiny));
+  CHECK(cost.host_time(big).value() == doctest::Approx(50e-6));
+  CHECK(cost.time(big).value() == doctest::Approx(t_big));
+  CHECK(cost.time(tiny).value() == doctest::Approx(50e-6));  // waits for its launch
+  // A sequence is the sum of its kernels' times: the host does not bank time during long ones.
+  CHECK(cost.total({big, tiny, tiny}).value() == doctest::Approx(t_big + 2 * 50e-6));
+}
+
+TEST_CASE("step traffic: each framework's passes per parameter, checked") {
+  using strategy::Framework;
+  const auto bf16 = topo::Precision::bf16, fp16 = topo::Precision::fp16;
+  const auto m = strategy::StepTraffic::of(Framework::megatron, bf16);
+  CHECK(m.accumulate == 0);
+  CHECK(m.buffer == 16);
+  CHECK(m.optimizer == 38);
+  CHECK(strategy::StepTraffic::of(Framework::megatron, fp16).optimizer == 46);  // + unscaling
+  const auto ds = strategy::StepTraffic::of(Framework::megatron_deepspeed, bf16);
+  CHECK(ds.accumulate == 18);  // cast to fp32 (2 + 4) and add (4 + 4 + 4) every micro-batch
+  CHECK(ds.buffer == 20);
+  CHECK(ds.optimizer == 34);
+  CHECK(strategy::StepTraffic::of(Framework::megatron_deepspeed, fp16).optimizer == 78);
+  CHECK(strategy::StepTraffic::of(Framework::torchtitan, bf16).optimizer == 40);
+  for (double bad : {-1.0, 1001.0, std::nan(""), HUGE_VAL}) {
+    strategy::StepTraffic t;
+    t.buffer = bad;
+    CHECK_THROWS_AS(t.check(), std::invalid_argument);
+    strategy::TrainingSpec tr = test::training(8);
+    tr.step_traffic = t;
+    CHECK_THROWS_AS(tr.check(), std::invalid_argument);
+  }
 }

@@ -358,7 +358,7 @@ TEST_CASE("cli: unknown cluster presets list the known ones") {
     INFO(r.out);
     CHECK(r.code == 2);
     CHECK(r.out.find("no cluster file or preset") != std::string::npos);
-    CHECK(r.out.find("presets: dgx-a100-hdr, dgx-a100-hdr-2to1, dgx-a100-hdr-rail, dgx-h100-ndr") != std::string::npos);
+    CHECK(r.out.find("presets: a100-opa, dgx-a100-hdr, dgx-a100-hdr-2to1, dgx-a100-hdr-rail, dgx-h100-ndr") != std::string::npos);
   }
   check_refused("topo /", "is not a regular file");
   check_refused("topo " + std::string(300, 'x'), "no cluster file or preset 'xxxx");

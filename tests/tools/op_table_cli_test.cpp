@@ -55,7 +55,7 @@ std::string table_for(const std::string& scenario_file, double scale, const std:
   add(strategy::embedding_backward(x));
   add(strategy::head_forward(x));
   add(strategy::head_backward(x));
-  add({strategy::optimizer_step(strategy::optimizer_params(sc.model, sc.training, p, 0))});
+  add({strategy::optimizer_step(strategy::optimizer_params(sc.model, sc.training, p, 0), sc.training.step_traffic.optimizer)});
   return strategy::format_op_table(t);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <climits>
 #include <cstdint>
 #include <map>
@@ -389,6 +390,36 @@ class Presets {
   std::map<std::string, topo::GpuSpec> gpus_;
 };
 
+// What Megatron-LM's step moved per parameter beyond the layers in `year` (StepTraffic; read
+// from NVIDIA/Megatron-LM's history, docs/modeling.md). 0 = unknown year: today's release.
+strategy::StepTraffic megatron_step_traffic(int year, topo::Precision precision) {
+  const bool fp16 = precision == topo::Precision::fp16;
+  if (year == 0 || year >= 2023) return strategy::StepTraffic::of(strategy::Framework::megatron, precision);
+  strategy::StepTraffic t;
+  if (year <= 2020) {
+    // apex-style FP16_Optimizer (megatron/fp16/): model grads to fp32 master grads (2 + 4), an
+    // overflow check per parameter (x.float().sum(): 2 + 4 + 4), unscale (4 + 4), clipping norm
+    // (4), fused Adam (16 + 12), master to model weights (4 + 2); local DDP flattens the fp16
+    // gradients, divides them by dp and copies them back (3 x (2 + 2)).
+    return {fp16 ? 6.0 : 10.0, 12, 62};
+  }
+  if (year == 2021) {
+    // Float16OptimizerWithFloat16Params (1a2cb60c, 2021-03): a cast of each gradient to fp32
+    // (2 + 4, none when bf16 accumulates in fp32), unscale (4 + 4, fp16 only), clipping norm (4),
+    // fused Adam (28), copy back (4 + 2); local DDP without contiguous buffers (the default until
+    // 3715b0bc, 2021-08) flattens, scales and copies back the gradients (12); micro-batches
+    // accumulate by a separate add (2 + 2 + 2 in fp16, 2 + 4 + 4 into fp32 under bf16).
+    return {fp16 ? 6.0 : 10.0, 12, fp16 ? 52.0 : 38.0};
+  }
+  // 2022: contiguous gradient buffers, zeroed and scaled by 1/dp (fp16: 2 + 2 + 2, fp32: 4 + 4
+  // + 4); gradient_accumulation_fusion (9c5a830f, 2022-02) accumulates bf16 runs' gradients in
+  // the weight-gradient GEMM, fp16 runs' only from 42c40715 (2022-11).
+  t.accumulate = fp16 ? 6 : 0;
+  t.buffer = fp16 ? 6 : 12;
+  t.optimizer = fp16 ? 52 : 38;
+  return t;
+}
+
 // The bundled cluster whose network constants a case's GPU generation uses.
 std::string base_cluster(const std::string& gpu) {
   return gpu.rfind("a100", 0) == 0 ? "dgx-a100-hdr" : "dgx-h100-ndr";
@@ -416,15 +447,19 @@ void read_case(MapReader& c, ValidationCase& vc, Presets& presets) {
   const bool titan = contains(vc.source, "torchtitan");
   const bool deepspeed = contains(vc.source, "deepspeed") || contains(vc.source, "bigscience") ||
                          contains(vc.source, "vtrain");
-  vc.training.framework = titan ? strategy::Framework::torchtitan : strategy::Framework::megatron;
+  vc.training.framework = titan       ? strategy::Framework::torchtitan
+                          : deepspeed ? strategy::Framework::megatron_deepspeed
+                                      : strategy::Framework::megatron;
   // FlashAttention reached Megatron-LM and PyTorch in 2023; earlier runs used the unfused path.
   const bool modern = titan || year >= 2023 || (year == 0 && !deepspeed);
   vc.training.attention = modern ? strategy::AttentionKernel::flash : strategy::AttentionKernel::unfused;
   // Megatron-LM reduced gradients after the backward pass until overlap_grad_reduce (2023).
   vc.training.overlap_grad_reduce = modern;
-  // DeepSpeed's pipeline engine sends whole activations from every TP rank.
-  vc.training.p2p_scatter_gather = !deepspeed;
-  vc.assumptions.push_back(std::string("framework=") + (deepspeed ? "megatron-deepspeed" : strategy::to_string(vc.training.framework)) +
+  // Megatron-LM scatters pipeline activations over the TP ranks from February 2021
+  // (--scatter-gather-tensors-in-pipeline on by default, 72e4230b); DeepSpeed's pipeline engine
+  // partitions them over the model-parallel ranks too (is_pipe_partitioned).
+  vc.training.p2p_scatter_gather = titan || deepspeed || year == 0 || year >= 2021;
+  vc.assumptions.push_back(std::string("framework=") + strategy::to_string(vc.training.framework) +
                            ", attention=" + strategy::to_string(vc.training.attention) +
                            ", overlap_grad_reduce=" + (modern ? "true" : "false") + " (from the source" +
                            (year ? ", " + std::to_string(year) : std::string()) + ")");
@@ -617,6 +652,26 @@ void read_case(MapReader& c, ValidationCase& vc, Presets& presets) {
     vc.training.precision = year > 0 && year <= 2021 ? topo::Precision::fp16 : topo::Precision::bf16;
     vc.assumptions.push_back(std::string("precision=") + std::string(topo::to_string(vc.training.precision)) +
                              " (not published)");
+  }
+  if (vc.training.framework == strategy::Framework::megatron) {
+    vc.training.step_traffic = megatron_step_traffic(year, vc.training.precision);
+  } else {
+    vc.training.step_traffic = strategy::StepTraffic::of(vc.training.framework, vc.training.precision);
+  }
+  {
+    const auto& st = vc.training.step_traffic;
+    const auto bytes = [](double v) { return std::to_string(static_cast<int>(std::lround(v))); };
+    vc.assumptions.push_back("step traffic per parameter: " + bytes(st.accumulate) + " B per micro-batch (" +
+                             (st.accumulate > 0 ? "gradient accumulation by its own kernel" : "fused accumulation") +
+                             "), " + bytes(st.buffer) + " B per step on the gradient buffer, " + bytes(st.optimizer) +
+                             " B per optimizer-shard parameter (" + strategy::to_string(vc.training.framework) +
+                             (year ? " as of " + std::to_string(year) : std::string()) + ")");
+  }
+  if (vc.training.framework == strategy::Framework::megatron && year > 0 && year <= 2022 && sp.zero.values.empty()) {
+    // Megatron-LM had no optimizer sharding until --use-distributed-optimizer (d07d29df,
+    // 2022-06; first released in 23.04): every data-parallel rank kept the whole Adam state.
+    sp.zero.values = {0};
+    vc.assumptions.push_back("zero=0 (Megatron-LM had no distributed optimizer before mid-2022)");
   }
   for (const std::string& k : p.keys()) {
     static const std::set<std::string> known{"tp", "pp", "dp", "cp", "vpp", "micro_batch", "global_batch",

@@ -888,9 +888,11 @@ Scenario read_scenario(const fs::path& file, const DataDirs& dirs) {
     const std::string fw = tr.text("framework");
     if (fw == "megatron") sc.training.framework = strategy::Framework::megatron;
     else if (fw == "torchtitan") sc.training.framework = strategy::Framework::torchtitan;
-    else tr.fail("framework", shown(fw) + " is not megatron or torchtitan");
+    else if (fw == "megatron-deepspeed") sc.training.framework = strategy::Framework::megatron_deepspeed;
+    else tr.fail("framework", shown(fw) + " is not megatron, torchtitan or megatron-deepspeed");
   }
   tr.maybe("framework");
+  sc.training.step_traffic = strategy::StepTraffic::of(sc.training.framework, sc.training.precision);
   if (tr.has("overlap_grad_reduce")) sc.training.overlap_grad_reduce = tr.boolean("overlap_grad_reduce");
   tr.maybe("overlap_grad_reduce");
   if (tr.has("blocking_p2p")) sc.training.blocking_p2p = tr.boolean("blocking_p2p");

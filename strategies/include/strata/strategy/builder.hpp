@@ -86,6 +86,10 @@ std::array<int, 5> rank_strides(const Plan& p);
 
 /// Whether gradients are reduced in buckets during the backward (else in one call after it).
 bool overlaps_grad_reduce(const TrainingSpec& t, const Plan& p);
+/// Whether the whole gradient is all-reduced over the data-parallel group even though the plan
+/// shards the optimizer: DeepSpeed's BF16_Optimizer, its ZeRO-1 under bf16, all-reduces before
+/// each rank updates its partition (then all-gathers the partitions as ZeRO-1 does).
+bool all_reduces_sharded_gradients(const TrainingSpec& t, const Plan& p);
 /// Whether a model chunk's weights are all-gathered before its first forward of the step:
 /// ZeRO-3 with a pipeline (kept gathered for every micro-batch), and ZeRO-1/2 where the framework
 /// overlaps the distributed optimizer's parameter all-gather with the next step's forward

@@ -81,8 +81,33 @@ enum class AttentionKernel { flash, unfused };
 /// - megatron: selective recomputation = the attention core (Korthikanti et al. 2022); data-
 ///   parallel gradients reduced in fp32 under bf16 and in fp16 under fp16;
 /// - torchtitan: selective recomputation = per-op checkpointing that keeps every other matmul
-///   output and the attention output; gradients reduced in fp32; ZeRO-3 is FSDP2.
-enum class Framework { megatron, torchtitan };
+///   output and the attention output; gradients reduced in fp32; ZeRO-3 is FSDP2;
+/// - megatron_deepspeed: Megatron-LM's layers under DeepSpeed's engine (BigScience, vTrain):
+///   gradients reduced in the training precision (DeepSpeed's communication_data_type), and
+///   ZeRO-1 under bf16 is its BF16_Optimizer, which all-reduces the whole gradient before each
+///   rank updates its partition (deepspeed/runtime/bf16_optimizer.py, 2022).
+enum class Framework { megatron, torchtitan, megatron_deepspeed };
+
+/// HBM bytes per parameter that a framework's training step moves outside the layers' kernels
+/// (read + written), from the frameworks' code (docs/modeling.md, "What frameworks add").
+struct StepTraffic {
+  /// Each micro-batch's backward, per parameter of the GPU: gradients accumulated by a kernel of
+  /// their own (autograd's or a hook's add, DeepSpeed's fp32 copy); 0 when the weight-gradient
+  /// GEMM accumulates them itself (Megatron-LM's gradient_accumulation_fusion).
+  double accumulate = 0;
+  /// Once per step, per parameter of the GPU: the gradient buffer zeroed and scaled by 1/dp, and
+  /// the copies that every rank makes whatever its optimizer shard.
+  double buffer = 16;
+  /// Once per step, per parameter of the GPU's optimizer shard: gradient norm, fused Adam (16
+  /// bytes read, 12 written) and the copy back to the training precision.
+  double optimizer = 38;
+  /// Throws std::invalid_argument if a value is negative, above 1,000 or not finite.
+  void check() const;
+  /// The framework's current release at `precision` (docs/modeling.md lists the passes):
+  /// Megatron-LM 2024 {0, 16, 38} (+8 for unscaling under fp16), torchtitan {0, 0, 40},
+  /// DeepSpeed's BF16_Optimizer {18, 20, 34}, its FP16_Optimizer {6, 12, 78}.
+  static StepTraffic of(Framework f, topo::Precision precision);
+};
 
 /// What one training step processes and how.
 struct TrainingSpec {
@@ -113,6 +138,9 @@ struct TrainingSpec {
   /// and one reduce-scatter per weight matrix. Without it ZeRO-3 is FSDP-style: one gather per
   /// layer, up to two layers in flight beside compute.
   bool zero3_blocking_fetch = false;
+  /// What the framework's step moves per parameter beyond the layers (StepTraffic::of the
+  /// framework and precision; the defaults are Megatron-LM's of 2024 under bf16).
+  StepTraffic step_traffic;
   /// Bytes per element of data-parallel gradient reduction.
   [[nodiscard]] int grad_reduce_bytes() const;
   /// Throws std::invalid_argument naming the first impossible or out-of-range field: sizes over

@@ -86,7 +86,9 @@ class TableCost final : public OpCostModel {
   /// the FLOPs (GEMM, attention) or bytes (memory-bound) its kind is priced by.
   TableCost(OpTable table, topo::Precision precision, RooflineCost fallback);
   [[nodiscard]] std::string_view name() const override { return name_; }
-  [[nodiscard]] Seconds time(const Op& op) const override;
+  [[nodiscard]] Seconds device_time(const Op& op) const override;
+  /// The fallback GPU preset's host_overhead.
+  [[nodiscard]] Seconds host_time(const Op& op) const override;
   /// Queries answered so far (for reports; not thread-safe).
   [[nodiscard]] const TableCoverage& coverage() const { return coverage_; }
   [[nodiscard]] const OpTable& table() const { return table_; }

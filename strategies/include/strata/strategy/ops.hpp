@@ -117,8 +117,15 @@ std::vector<Op> embedding_backward(const LayerShape& s);
 /// Final norm, logits and vocabulary-parallel cross-entropy (last stage).
 std::vector<Op> head_forward(const LayerShape& s);
 std::vector<Op> head_backward(const LayerShape& s);
-/// Adam step over `params` local parameters with fp32 master weights and moments.
-Op optimizer_step(double params);
+/// The optimizer's passes over `params` parameters of the GPU's shard, `bytes` each (gradient
+/// norm, fused Adam on fp32 master weights and moments, the copy to the training precision).
+Op optimizer_step(double params, double bytes);
+/// The passes over every one of the GPU's `params` parameters that a step makes whatever the
+/// optimizer shard (zeroing and scaling the gradient buffer, copies), `bytes` each.
+Op gradient_buffer_passes(double params, double bytes);
+/// Accumulating one micro-batch's gradients of `params` parameters outside the weight-gradient
+/// GEMMs, `bytes` per parameter (a separate add, or DeepSpeed's cast and add into fp32).
+Op gradient_accumulation(double params, double bytes);
 /// FP8 training with Transformer Engine: the cast of `params` bf16 weights of the linear layers
 /// to FP8 and its transpose, once per step (cached across the micro-batches). torchtitan's
 /// Float8Linear casts the weight in every forward instead (see `linear_forward`).
@@ -155,14 +162,19 @@ class OpCostModel {
   virtual ~OpCostModel() = default;
   /// Short name for reports ("roofline", "table:<file>").
   [[nodiscard]] virtual std::string_view name() const = 0;
-  /// Time of one kernel, s.
-  [[nodiscard]] virtual Seconds time(const Op& op) const = 0;
-  /// Sum of `time` over `ops`.
+  /// GPU time of one kernel, launch and tail included, s.
+  [[nodiscard]] virtual Seconds device_time(const Op& op) const = 0;
+  /// Host time to issue one kernel (the framework's Python and the launch), s; 0 by default.
+  [[nodiscard]] virtual Seconds host_time(const Op& op) const;
+  /// Time of one kernel: the longer of its GPU and host times, s (docs/modeling.md: a host that
+  /// runs ahead of the GPU fits vTrain's measured runs worse than this per-kernel floor).
+  [[nodiscard]] Seconds time(const Op& op) const;
+  /// Sum of `time` over `ops`, s.
   [[nodiscard]] Seconds total(const std::vector<Op>& ops) const;
 };
 
 /// Roofline with GEMM shape efficiency: max(FLOPs / (peak x efficiency), bytes / (HBM x
-/// efficiency)) + kernel overhead. Efficiency of a GEMM falls with wave quantisation over the
+/// efficiency)) + kernel overhead on the GPU, the preset's host_overhead on the host. Efficiency of a GEMM falls with wave quantisation over the
 /// SMs and with short reduction dimensions. Under fp8 training only FP8 GEMMs (Gemm::fp8) run at
 /// the fp8 peak and matmul_fp8 efficiency; the other kernels at the bf16 peak.
 class RooflineCost final : public OpCostModel {
@@ -170,7 +182,9 @@ class RooflineCost final : public OpCostModel {
   /// Throws std::invalid_argument if `gpu` has no matrix units for `precision`.
   RooflineCost(topo::GpuSpec gpu, topo::Precision precision);
   [[nodiscard]] std::string_view name() const override { return "roofline"; }
-  [[nodiscard]] Seconds time(const Op& op) const override;
+  [[nodiscard]] Seconds device_time(const Op& op) const override;
+  /// The GPU preset's host_overhead.
+  [[nodiscard]] Seconds host_time(const Op& op) const override;
   /// Fraction of peak a GEMM of this shape reaches (matmul efficiency included).
   [[nodiscard]] double gemm_efficiency(const Gemm& g) const;
   /// Fraction of peak a fused attention kernel of this shape reaches: the GPU's measured

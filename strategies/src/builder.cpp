@@ -90,18 +90,21 @@ PlanCosts plan_costs(const ModelSpec& model, const TrainingSpec& training,
   const sim::GroupShape tp_group = line_shape(plan, "tp", net);
   const sim::GroupShape cp_group = line_shape(plan, "cp", net);
   const sim::GroupShape ep_group = line_shape(plan, "ep", net);
+  // With TP overlap the GEMMs next to TP collectives run as tp chunks (tp_overlap_split).
+  const int chunks = plan.tp_overlap ? plan.tp : 1;
+  auto total = [&](const std::vector<Op>& ops) { return cost.total(tp_overlap_split(ops, chunks)); };
   auto layer = [&](const LayerShape& x) {
     LayerCosts l;
-    l.forward = cost.total(layer_forward(x));
-    l.backward = cost.total(layer_backward(x));
-    l.backward_input = cost.total(layer_backward_input(x));
-    l.backward_weight = cost.total(layer_backward_weight(x));
-    l.recompute = cost.total(layer_recompute(x, plan.recompute));
-    l.forward_gemms = cost.total(layer_forward_gemms(x));
-    for (const Op& op : layer_backward(x))
+    l.forward = total(layer_forward(x));
+    l.backward = total(layer_backward(x));
+    l.backward_input = total(layer_backward_input(x));
+    l.backward_weight = total(layer_backward_weight(x));
+    l.recompute = total(layer_recompute(x, plan.recompute));
+    l.forward_gemms = total(layer_forward_gemms(x));
+    for (const Op& op : tp_overlap_split(layer_backward(x), chunks))
       if (std::holds_alternative<Gemm>(op.kind) && !attention_gemm(op)) l.backward_gemms += cost.time(op);
-    l.attention_forward = cost.total(attention_forward(x));
-    l.attention_backward = cost.total(attention_backward(x));
+    l.attention_forward = total(attention_forward(x));
+    l.attention_backward = total(attention_backward(x));
     l.tp = isolated(layer_tp_collectives(x, tp_group), net);
     if (plan.tp_overlap) {
       std::vector<sim::Collective> hidden = layer_tp_collectives(x, tp_group), last = hidden;

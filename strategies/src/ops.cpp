@@ -45,19 +45,25 @@ LayerShape LayerShape::moe_layer(const ModelSpec& m) const {
 
 namespace {
 
-Op gemm(std::string_view name, long m, long n, long k, long batch, int element_bytes, bool fp8 = false) {
+Op gemm(std::string_view name, long m, long n, long k, long batch, int element_bytes, bool fp8 = false,
+        bool token_rows = false) {
   const double flops = 2.0 * m * n * k * batch;
   // FP8 inputs are one byte per element; the output stays in the training precision.
   const double in = fp8 ? 1.0 : static_cast<double>(element_bytes);
   const double bytes = (in * (static_cast<double>(m) * k + static_cast<double>(k) * n) +
                         static_cast<double>(element_bytes) * m * n) * batch;
-  return Op{name, Gemm{m, n, k, batch, fp8}, Flops(flops), Bytes(bytes)};
+  return Op{name, Gemm{m, n, k, batch, fp8, token_rows, element_bytes}, Flops(flops), Bytes(bytes)};
 }
 
 // A linear layer's GEMM: FP8 under FP8 training (Transformer Engine runs only these in FP8:
 // not the attention core, the router or the output layer).
 Op linear(std::string_view name, long m, long n, long k, long batch, const LayerShape& x) {
   return gemm(name, m, n, k, batch, x.element_bytes, x.fp8);
+}
+
+// The same, for a GEMM whose rows are the tokens next to a TP collective.
+Op token_linear(std::string_view name, long m, long n, long k, long batch, const LayerShape& x) {
+  return gemm(name, m, n, k, batch, x.element_bytes, x.fp8, true);
 }
 
 // Bytes per element of casting a bf16 tensor to FP8 for a GEMM: read it, write the FP8 copy and
@@ -84,7 +90,7 @@ void push_linear(std::vector<Op>& ops, std::string_view name, long m, long n, lo
     if (x.framework == Framework::torchtitan)
       ops.push_back(elementwise("fp8_weight_cast", cast * static_cast<double>(k) * static_cast<double>(n)));
   }
-  ops.push_back(linear(name, m, n, k, batch, x));
+  ops.push_back(token_linear(name, m, n, k, batch, x));
 }
 
 // A linear layer's backward, from its forward GEMM `g`: `input` the input gradient dX = dY W^T
@@ -95,7 +101,7 @@ void push_linear_backward(std::vector<Op>& ops, std::string_view name, const Gem
   if (input && g.fp8)
     ops.push_back(elementwise("fp8_cast_bwd", fp8_cast_bytes(x) * static_cast<double>(g.m) *
                                                   static_cast<double>(g.n) * static_cast<double>(g.batch)));
-  if (input) ops.push_back(gemm(name, g.m, g.k, g.n, g.batch, x.element_bytes, g.fp8));
+  if (input) ops.push_back(gemm(name, g.m, g.k, g.n, g.batch, x.element_bytes, g.fp8, g.token_rows));
   if (weight) ops.push_back(gemm(name, g.k, g.n, g.m, g.batch, x.element_bytes, g.fp8));
 }
 
@@ -292,6 +298,24 @@ std::vector<Op> backward_ops(const LayerShape& x, bool input, bool weight) {
 }
 
 }  // namespace
+
+std::vector<Op> tp_overlap_split(const std::vector<Op>& ops, int tp) {
+  if (tp <= 1) return ops;
+  std::vector<Op> out;
+  out.reserve(ops.size());
+  for (const Op& op : ops) {
+    const auto* g = std::get_if<Gemm>(&op.kind);
+    if (!g || !g->token_rows) {
+      out.push_back(op);
+      continue;
+    }
+    // tp chunks of ceil(m / tp) rows, each reading the whole weight again.
+    const long rows = (g->m + tp - 1) / tp;
+    for (int i = 0; i < tp; ++i)
+      out.push_back(gemm(op.name, rows, g->n, g->k, g->batch, g->element_bytes, g->fp8, true));
+  }
+  return out;
+}
 
 std::vector<Op> layer_forward(const LayerShape& x) {
   const Dims d = dims(x);

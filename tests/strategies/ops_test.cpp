@@ -129,3 +129,45 @@ TEST_CASE("step traffic: each framework's passes per parameter, checked") {
     CHECK_THROWS_AS(tr.check(), std::invalid_argument);
   }
 }
+
+TEST_CASE("ops: TP overlap runs the GEMMs next to TP collectives as tp chunks of their tokens") {
+  const auto m = test::gpt(4, 4096, 32, 2048);
+  auto p = test::plan(8, 1, 1);
+  p.sequence_parallel = true;
+  const auto x = LayerShape::of(m, test::training(8), p);
+  const auto fwd = strategy::layer_forward(x);
+  const auto split = strategy::tp_overlap_split(fwd, 8);
+  int token_gemms = 0;
+  for (const auto& op : fwd)
+    if (const auto* g = std::get_if<strategy::Gemm>(&op.kind); g && g->token_rows) {
+      ++token_gemms;
+      CHECK(g->m == x.tokens());
+    }
+  CHECK(token_gemms == 4);  // QKV, attention output, MLP up and down
+  CHECK(split.size() == fwd.size() + 4 * 7);
+  double flops = 0, split_flops = 0, bytes = 0, split_bytes = 0;
+  for (const auto& op : fwd) {
+    flops += op.flops.value();
+    bytes += op.bytes.value();
+  }
+  for (const auto& op : split) {
+    split_flops += op.flops.value();
+    split_bytes += op.bytes.value();
+    if (const auto* g = std::get_if<strategy::Gemm>(&op.kind); g && g->token_rows) CHECK(g->m == x.tokens() / 8);
+  }
+  CHECK(split_flops == doctest::Approx(flops));  // the same work, in smaller GEMMs
+  CHECK(split_bytes > bytes);                    // each chunk reads the whole weight again
+  // Weight-gradient GEMMs (rows are weight dimensions) and the attention core stay whole.
+  const auto bwd = strategy::layer_backward(x);
+  int kept = 0;
+  for (const auto& op : strategy::tp_overlap_split(bwd, 8))
+    if (const auto* g = std::get_if<strategy::Gemm>(&op.kind); g && !g->token_rows) ++kept;
+  int whole = 0;
+  for (const auto& op : bwd)
+    if (const auto* g = std::get_if<strategy::Gemm>(&op.kind); g && !g->token_rows) ++whole;
+  CHECK(kept == whole);
+  CHECK(strategy::tp_overlap_split(fwd, 1).size() == fwd.size());
+  // A chunk of 256 tokens fills the SMs worse than the whole GEMM: overlap costs GEMM time.
+  const strategy::RooflineCost cost(test::test_gpu(), topo::Precision::bf16);
+  CHECK(cost.total(split) > cost.total(fwd));
+}

@@ -24,6 +24,10 @@ using sim::Seconds;
 struct Gemm {
   long m = 0, n = 0, k = 0, batch = 1;
   bool fp8 = false;
+  /// A linear layer's forward or input-gradient GEMM: its rows are the micro-batch's tokens and
+  /// it sits next to a TP collective, so TP overlap splits it along them (tp_overlap_split).
+  bool token_rows = false;
+  int element_bytes = 2;  ///< bytes per element of the output (and of the inputs unless FP8)
 };
 /// A fused attention kernel (FlashAttention-style); FLOPs are given by the op (the useful
 /// ones: half the score matrix when causal). The shape sets its efficiency where the GPU has a
@@ -97,6 +101,11 @@ std::vector<Op> attention_backward(const LayerShape& s);
 /// backward: the cast of dY, then dX and dW. What `layer_forward` and `layer_backward` use.
 std::vector<Op> linear_forward(const LayerShape& s, std::string_view name, long m, long n, long k);
 std::vector<Op> linear_backward(const LayerShape& s, std::string_view name, long m, long n, long k);
+/// `ops` as TP communication overlap runs them: every token-row GEMM (Gemm::token_rows) split
+/// into `tp` GEMMs of a tp-th of its rows, each computed while the next chunk of activations
+/// travels (Transformer Engine's ring-exchange userbuffers, PyTorch's micro-pipelined async TP);
+/// the other kernels as they are. Smaller GEMMs fill the SMs less well: what overlap costs.
+std::vector<Op> tp_overlap_split(const std::vector<Op>& ops, int tp);
 /// Kernels of one layer's forward pass.
 std::vector<Op> layer_forward(const LayerShape& s);
 /// Kernels of one layer's backward pass (activation and weight gradients).

@@ -476,12 +476,14 @@ class Builder {
       layout_ = build_layout();
       if (cache_) cache_->impl_->insert(key, layout_);
     }
-    // Gradients accumulated by kernels of their own, once per micro-batch and model chunk.
+    // Gradients accumulated by kernels of their own, once per micro-batch and model chunk: over
+    // the whole chunk, or under ZeRO-2/3 only over the GPU's shard (the full gradients are
+    // reduce-scattered as they appear and not kept).
     accumulate_.assign(static_cast<std::size_t>(vstages_), Seconds(0));
     if (train_.step_traffic.accumulate > 0)
       for (int vs = 0; vs < vstages_; ++vs)
-        accumulate_[static_cast<std::size_t>(vs)] =
-            cost_.time(gradient_accumulation(chunk_params(vs), train_.step_traffic.accumulate));
+        accumulate_[static_cast<std::size_t>(vs)] = cost_.time(gradient_accumulation(
+            chunk_params(vs) / (plan_.zero >= 2 ? plan_.shard_group() : 1), train_.step_traffic.accumulate));
     const bool sharded_act = shape_.sequence_parallel || train_.p2p_scatter_gather;
     p2p_bytes_ = Bytes(static_cast<double>(shape_.tokens()) * model_.hidden * shape_.element_bytes /
                        (sharded_act ? plan_.tp : 1));

@@ -177,7 +177,10 @@ double optimizer_params(const ModelSpec& m, const TrainingSpec& t, const Plan& p
 
 std::vector<Op> optimizer_ops(const ModelSpec& m, const TrainingSpec& t, const Plan& p, int stage) {
   std::vector<Op> ops{optimizer_step(optimizer_params(m, t, p, stage), t.step_traffic.optimizer)};
-  if (t.step_traffic.buffer > 0) ops.push_back(gradient_buffer_passes(stage_params(m, t, p, stage), t.step_traffic.buffer));
+  // The gradient buffer is the stage's whole gradient, or under ZeRO-2/3 the GPU's shard of it.
+  if (t.step_traffic.buffer > 0)
+    ops.push_back(gradient_buffer_passes(p.zero >= 2 ? optimizer_params(m, t, p, stage) : stage_params(m, t, p, stage),
+                                         t.step_traffic.buffer));
   if (t.precision == topo::Precision::fp8 && t.framework != Framework::torchtitan)
     ops.push_back(fp8_weight_cast(stage_layer_split(m, p, stage).total()));
   return ops;

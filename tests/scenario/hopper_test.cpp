@@ -84,7 +84,9 @@ struct GroupLimit {
 
 // Every group of `limits` has its rows and stays within its errors, and no other group exists.
 void check_groups(const std::map<std::string, ErrorGroup>& stats, const std::map<std::string, GroupLimit>& limits) {
-  for (const auto& [group, limit] : limits) {
+  for (const auto& entry : limits) {  // no structured binding: clang 14's INFO cannot capture one
+    const std::string& group = entry.first;
+    const GroupLimit& limit = entry.second;
     REQUIRE(stats.count(group));
     const ErrorGroup& st = stats.at(group);
     INFO(group << ": " << st.n << " rows, mean error " << 100 * st.sum / st.n << " %, worst " << 100 * st.worst

@@ -191,31 +191,35 @@ TEST_CASE("builder: the framework's step traffic: accumulation per micro-batch a
   const strategy::RooflineCost cost(test::test_gpu(), topo::Precision::bf16);
   const auto c = test::test_cluster(8);
   const auto backend = sim::make_analytical_backend();
-  auto p = test::plan(1, 2, 4, 2);
-  p.zero = 1;
-  const double bw = 2e12 * 0.8, launch = 4e-6;  // the test GPU's streaming rate and kernel overhead
-  auto compute = [&](const strategy::TrainingSpec& t, strategy::Granularity g) {
-    const auto graph = strategy::build_task_graph(m, t, c, p, cost, g);
-    const auto b = sim::summarize(graph, backend->replay(graph, c.network()));
-    std::vector<double> out;
-    for (const auto& s : b.per_gpu) out.push_back(s.compute().value());
-    return out;
-  };
-  auto t = test::training(16, 512);
-  t.step_traffic = {0, 0, 0};
-  const int mb = 16 / (4 * 2);
-  const auto none = compute(t, strategy::Granularity::layer);
-  t.step_traffic = {18, 20, 34};
-  for (auto g : {strategy::Granularity::layer, strategy::Granularity::chunk}) {
-    const auto with = compute(t, g);
-    REQUIRE(with.size() == 2);
-    for (int s = 0; s < 2; ++s) {
-      INFO("stage " << s << (g == strategy::Granularity::layer ? " layer" : " chunk"));
-      const double params = strategy::stage_params(m, t, p, s), shard = strategy::optimizer_params(m, t, p, s);
-      // One accumulation per micro-batch over the stage's parameters, one buffer pass and the
-      // optimizer over its ZeRO-1 shard per step.
-      const double expected = mb * (params * 18 / bw + launch) + (params * 20 / bw + launch) + shard * 34 / bw;
-      CHECK(with[static_cast<std::size_t>(s)] - none[static_cast<std::size_t>(s)] == doctest::Approx(expected).epsilon(1e-9));
+  for (int zero : {1, 3}) {
+    auto p = test::plan(1, 2, 4, 2);
+    p.zero = zero;
+    const double bw = 2e12 * 0.8, launch = 4e-6;  // the test GPU's streaming rate and kernel overhead
+    auto compute = [&](const strategy::TrainingSpec& t, strategy::Granularity g) {
+      const auto graph = strategy::build_task_graph(m, t, c, p, cost, g);
+      const auto b = sim::summarize(graph, backend->replay(graph, c.network()));
+      std::vector<double> out;
+      for (const auto& s : b.per_gpu) out.push_back(s.compute().value());
+      return out;
+    };
+    auto t = test::training(16, 512);
+    t.step_traffic = {0, 0, 0};
+    const int mb = 16 / (4 * 2);
+    const auto none = compute(t, strategy::Granularity::layer);
+    t.step_traffic = {18, 20, 34};
+    for (auto g : {strategy::Granularity::layer, strategy::Granularity::chunk}) {
+      const auto with = compute(t, g);
+      REQUIRE(with.size() == 2);
+      for (int s = 0; s < 2; ++s) {
+        INFO("stage " << s << (g == strategy::Granularity::layer ? " layer" : " chunk"));
+        const double shard = strategy::optimizer_params(m, t, p, s);
+        // ZeRO-1 keeps the whole gradient: one accumulation per micro-batch and one buffer pass over
+        // the stage's parameters; ZeRO-3 keeps only its shard. The optimizer runs over the shard.
+        const double grads = zero == 1 ? strategy::stage_params(m, t, p, s) : shard;
+        INFO("zero " << zero);
+        const double expected = mb * (grads * 18 / bw + launch) + (grads * 20 / bw + launch) + shard * 34 / bw;
+        CHECK(with[static_cast<std::size_t>(s)] - none[static_cast<std::size_t>(s)] == doctest::Approx(expected).epsilon(1e-9));
+      }
     }
   }
 }

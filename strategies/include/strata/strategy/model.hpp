@@ -91,12 +91,13 @@ enum class Framework { megatron, torchtitan, megatron_deepspeed };
 /// HBM bytes per parameter that a framework's training step moves outside the layers' kernels
 /// (read + written), from the frameworks' code (docs/modeling.md, "What frameworks add").
 struct StepTraffic {
-  /// Each micro-batch's backward, per parameter of the GPU: gradients accumulated by a kernel of
-  /// their own (autograd's or a hook's add, DeepSpeed's fp32 copy); 0 when the weight-gradient
-  /// GEMM accumulates them itself (Megatron-LM's gradient_accumulation_fusion).
+  /// Each micro-batch's backward, per parameter of the GPU (of its gradient shard under ZeRO-2/3):
+  /// gradients accumulated by a kernel of their own (autograd's or a hook's add, DeepSpeed's fp32
+  /// copy); 0 when the weight-gradient GEMM accumulates them itself (Megatron-LM's
+  /// gradient_accumulation_fusion).
   double accumulate = 0;
-  /// Once per step, per parameter of the GPU: the gradient buffer zeroed and scaled by 1/dp, and
-  /// the copies that every rank makes whatever its optimizer shard.
+  /// Once per step, per parameter of the GPU (of its gradient shard under ZeRO-2/3): the gradient
+  /// buffer zeroed and scaled by 1/dp, and the copies every rank makes whatever its optimizer shard.
   double buffer = 16;
   /// Once per step, per parameter of the GPU's optimizer shard: gradient norm, fused Adam (16
   /// bytes read, 12 written) and the copy back to the training precision.

@@ -253,7 +253,7 @@ ScaleUpReading parse_scale_up(const std::string& text, const topo::GpuSpec& gpu)
   r.bandwidth = gpu.nvlink_bw;
   const bool nvlink = has("nvlink") || has("nvswitch") || has("nvl");
   const bool bridge = has("bridge");
-  if (has("pcie") && (!nvlink || bridge)) {
+  if (bridge || (has("pcie") && !nvlink)) {
     const int stated = pcie_generation(s);
     const int gen = stated ? stated : gpu.pcie_generation ? gpu.pcie_generation : 4;
     r.bandwidth = sim::ByteRate(pcie_x16_rate(gen));
@@ -264,15 +264,6 @@ ScaleUpReading parse_scale_up(const std::string& text, const topo::GpuSpec& gpu)
     r.assumption = bridge ? "scale_up " + quoted + ": NVLink bridges join pairs only, so rings beyond a pair run at the " +
                                 rate + " rate (a pair's own traffic is under-estimated)"
                           : "scale_up " + quoted + ": " + rate + " between the GPUs, no NVLink";
-    return r;
-  }
-  if (nvlink && bridge) {
-    const int gen = gpu.pcie_generation ? gpu.pcie_generation : 4;
-    r.bandwidth = sim::ByteRate(pcie_x16_rate(gen));
-    r.efficiency = pcie_efficiency();
-    r.nvswitch = false;
-    r.assumption = "scale_up " + quoted + ": NVLink bridges join pairs only, so rings beyond a pair cross PCIe Gen" +
-                   std::to_string(gen) + " x16 and run at its rate (a pair's own traffic is under-estimated)";
     return r;
   }
   if (!nvlink) {
@@ -395,7 +386,6 @@ class Presets {
 strategy::StepTraffic megatron_step_traffic(int year, topo::Precision precision) {
   const bool fp16 = precision == topo::Precision::fp16;
   if (year == 0 || year >= 2023) return strategy::StepTraffic::of(strategy::Framework::megatron, precision);
-  strategy::StepTraffic t;
   if (year <= 2020) {
     // apex-style FP16_Optimizer (megatron/fp16/): model grads to fp32 master grads (2 + 4), an
     // overflow check per parameter (x.float().sum(): 2 + 4 + 4), unscale (4 + 4), clipping norm
@@ -414,10 +404,7 @@ strategy::StepTraffic megatron_step_traffic(int year, topo::Precision precision)
   // 2022: contiguous gradient buffers, zeroed and scaled by 1/dp (fp16: 2 + 2 + 2, fp32: 4 + 4
   // + 4); gradient_accumulation_fusion (9c5a830f, 2022-02) accumulates bf16 runs' gradients in
   // the weight-gradient GEMM, fp16 runs' only from 42c40715 (2022-11).
-  t.accumulate = fp16 ? 6 : 0;
-  t.buffer = fp16 ? 6 : 12;
-  t.optimizer = fp16 ? 52 : 38;
-  return t;
+  return {fp16 ? 6.0 : 0.0, fp16 ? 6.0 : 12.0, fp16 ? 52.0 : 38.0};
 }
 
 // The bundled cluster whose network constants a case's GPU generation uses.
